@@ -1,0 +1,82 @@
+"""The one place that reads config.toml and wires concrete parts together (store, service, dispatcher)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from engine.config import Settings, load_settings
+from engine.definitions import WorkflowDefinition
+from engine.errors import ConvenantError
+from engine.notify import governance_contacts
+from engine.service import Service
+from notifications.dispatcher import Dispatcher
+from notifications.render import render_subject
+from notifications.transports import make_transport
+from storage.outbox import OutboxRepo
+from storage.store import SqlStore, check_url
+import workflows
+
+
+class NotInitialised(ConvenantError):
+    exit_code = 1
+    http_status = 503
+    kind = "not_initialised"
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: SqlStore
+    service: Service
+    outbox: OutboxRepo
+    workflows: dict[str, WorkflowDefinition]
+    config_path: Path | None
+
+    def dispatcher(self) -> Dispatcher:
+        mail = self.settings.mail
+        try:
+            transport = make_transport(self.settings.mail_dict(), base_dir=self.settings.base_dir)
+        except ValueError as exc:
+            from engine.errors import BadInput
+            raise BadInput(f"config.toml: {exc}", field=str(exc).split(":")[0].split()[-1]) from None
+
+        def secretariat(root_id: str) -> list[dict[str, str]]:
+            with self.store.transaction() as tx:
+                root = tx.get_process(root_id)
+            return governance_contacts(self.service, root, "secretariat") if root else []
+
+        return Dispatcher(self.outbox, transport, sender=mail.sender, max_attempts=mail.max_attempts,
+                          retry_base_seconds=mail.retry_base_seconds, batch_size=mail.batch_size,
+                          tz=self.settings.tz, secretariat=secretariat)
+
+    def require_schema(self) -> None:
+        if not self.store.schema_ready():
+            raise NotInitialised(f"the database {self.settings.database.url} is not initialised: run "
+                                 f"'convenant init' first")
+
+
+def config_path(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    env = os.environ.get("CONVENANT_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def build(given_config: str | None = None, *, clock: Callable[[], dt.datetime] | None = None,
+          settings: Settings | None = None) -> App:
+    path = config_path(given_config)
+    settings = settings or load_settings(path)
+    if path is None:
+        settings = settings.model_copy(update={"base_dir": Path.cwd()})
+    check_url(settings.database.url)
+    store = SqlStore(settings.database_url(), echo=settings.database.echo)
+    defs = workflows.load_all()
+    service = Service(store, settings, defs, subject=render_subject, clock_override=clock)
+    return App(settings=settings, store=store, service=service, outbox=OutboxRepo(store), workflows=defs,
+               config_path=path)

@@ -1,0 +1,569 @@
+"""The `convenant` command (INTERFACE.md): human tables by default, one JSON document with --json, and the
+exit codes 0 done, 2 bad input, 3 not allowed, 4 not found, 5 conflict, 1 anything else."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from engine.clock import UTC, iso_moment, local_date
+from engine.definitions import ROLES
+from engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from engine.views import deadline_view, show as show_view
+
+HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
+                   "recorded_at", "article", "ref", "reason", "hash"]
+
+
+class Ctx:
+    def __init__(self, config: str | None, as_json: bool) -> None:
+        self.config = config
+        self.as_json = as_json
+        self._app = None
+
+    def app(self, *, schema: bool = True):
+        if self._app is None:
+            from app.bootstrap import build
+            self._app = build(self.config)
+        if schema:
+            self._app.require_schema()
+        return self._app
+
+    def out(self, data: Any, human: Callable[[], str] | str | None = None) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        else:
+            text = human() if callable(human) else human
+            click.echo(text if text is not None else json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def run(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Map the engine's errors to exit codes and clear messages."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context().find_object(Ctx)
+        try:
+            return fn(*args, **kwargs)
+        except ConvenantError as exc:
+            fail(ctx, exc)
+        except OSError as exc:
+            fail(ctx, ConvenantError(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")))
+    return wrapper
+
+
+def fail(ctx: Ctx | None, exc: ConvenantError) -> None:
+    if ctx is not None and ctx.as_json:
+        click.echo(json.dumps({**exc.as_dict(), "exit_code": exc.exit_code}, ensure_ascii=False))
+    label = {2: "bad input", 3: "not allowed", 4: "not found", 5: "conflict"}.get(exc.exit_code, "error")
+    where = f" [{exc.field}]" if exc.field else ""
+    click.echo(f"convenant: {label}{where}: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def parse_moment(text: str, field: str, tz) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{field}: {text!r} is not a date-time (like 2025-03-20T12:00:00+01:00)", field=field) \
+            from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [min(max(len(c), *(len(row[i]) for row in cells)), 60) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)))
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="config.toml to use (default ./config.toml, or $CONVENANT_CONFIG)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output: one JSON document on stdout")
+@click.version_option(package_name="convenant")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, as_json: bool) -> None:
+    """convenant: the lifecycle of multi-party agreements between Dutch governments."""
+    ctx.obj = Ctx(config, as_json)
+
+
+# -- init ---------------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--simulation", is_flag=True, help="run this database on a virtual clock")
+@click.option("--start", help="with --simulation: where the virtual clock starts (ISO date-time)")
+@pass_ctx
+@run
+def init(ctx: Ctx, simulation: bool, start: str | None) -> None:
+    """Create or upgrade the database named in the config."""
+    app = ctx.app(schema=False)
+    tz = app.settings.tz
+    if start and not simulation:
+        raise BadInput("--start goes with --simulation", field="start")
+    begin = parse_moment(start, "start", tz) if start else None
+    app.store.migrate()
+    from storage.queries import list_roots
+    with app.store.transaction() as tx:
+        mode = tx.meta("clock_mode")
+        if simulation:
+            if mode == "real" and list_roots(app.store):
+                raise NotAllowed("this database already runs on the real clock with agreements in it; a "
+                                 "simulation needs its own database")
+            if mode != "simulation" or begin is not None:
+                current = tx.meta("clock_now")
+                if mode == "simulation" and current and begin and begin < dt.datetime.fromisoformat(current):
+                    raise BadInput("--start is before the simulation's clock; the clock never goes back",
+                                   field="start")
+                tx.set_meta("clock_mode", "simulation")
+                tx.set_meta("clock_now", (begin or dt.datetime.now(UTC)).isoformat())
+        elif mode is None:
+            tx.set_meta("clock_mode", "real")
+        tx.set_meta("schema", "0001")
+        mode = tx.meta("clock_mode")
+    simulated, now = app.service.clock_info()
+    data = {"database": app.settings.database.url, "clock": "simulation" if simulated else "real",
+            "now": iso_moment(now, tz)}
+    ctx.out(data, f"database ready: {data['database']} ({data['clock']} clock, now {data['now']})")
+
+
+# -- workflows ----------------------------------------------------------------------------------------
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def workflows(click_ctx: click.Context) -> None:
+    """List the workflow definitions; `workflows show NAME` shows one."""
+    if click_ctx.invoked_subcommand is None:
+        _list_workflows(click_ctx.find_object(Ctx))
+
+
+@run
+def _list_workflows(ctx: Ctx) -> None:
+    import workflows as registry
+    defs = registry.load_all()
+    rows = [{"name": wf.name, "version": wf.version, "title": wf.title.get("nl"), "article": wf.article,
+             "processes": list(wf.processes)} for wf in defs.values()]
+    ctx.out(rows, lambda: table(rows, ["name", "version", "title"]))
+
+
+@workflows.command("show")
+@click.argument("name")
+@click.option("--diagram", type=click.Choice(["mermaid"]), help="print the state diagram")
+@pass_ctx
+@run
+def workflows_show(ctx: Ctx, name: str, diagram: str | None) -> None:
+    import workflows as registry
+    from engine.diagram import mermaid
+    defs = registry.load_all()
+    if name not in defs:
+        raise BadInput(f"unknown workflow {name!r}; known: {', '.join(sorted(defs))}", field="NAME")
+    wf = defs[name]
+    if diagram:
+        text = mermaid(wf)
+        if ctx.as_json:
+            ctx.out({"name": name, "format": "mermaid", "diagram": text})
+        else:
+            click.echo(text)
+        return
+    ctx.out(wf.model_dump(mode="json", exclude={"source_file"}), lambda: describe_workflow(wf))
+
+
+def describe_workflow(wf) -> str:
+    lines = [f"{wf.name} (version {wf.version}): {wf.title.get('nl')}"]
+    for pname, proc in wf.processes.items():
+        lines.append(f"\n[{pname}] {proc.title.get('en')} ({proc.article})")
+        lines.append("  states: " + ", ".join(f"{s}{' (final)' if st.final else ''}"
+                                              for s, st in proc.states.items()))
+        for t in proc.triggers:
+            who = "automatic" if not t.manual else "/".join(t.roles) + (" or automatic" if t.automatic else "")
+            lines.append(f"  {t.name:<24} {', '.join(t.source)} -> {t.dest or '(same)'}  [{who}] {t.article}")
+        for d in proc.deadlines:
+            lines.append(f"  deadline {d.kind:<22} {d.due.describe()}  {d.article}")
+    return "\n".join(lines)
+
+
+# -- agreements ---------------------------------------------------------------------------------------
+@cli.group()
+def agreements() -> None:
+    """Create and list agreements."""
+
+
+@agreements.command("create")
+@click.option("--example", help="create the example agreement of a workflow (krachtenbundeling, stedendriehoek)")
+@click.option("--workflow", "workflow_name", help="the workflow of the agreement in --file")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="a TOML data file: parties, contacts, themes")
+@click.option("--id", "pid", help="the agreement's id (default: from the data file)")
+@click.option("--actor", default="secretariaat", show_default=True)
+@pass_ctx
+@run
+def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, file: str | None,
+                      pid: str | None, actor: str) -> None:
+    from engine.agreements import read_data_file
+    import workflows as registry
+    app = ctx.app()
+    if example:
+        if workflow_name or file:
+            raise BadInput("--example goes alone; or use --workflow with --file", field="example")
+        wf = app.service.workflow(example)
+        path = registry.example_file(wf)
+        if path is None:
+            raise BadInput(f"workflow {example} ships no example agreement", field="example")
+        raw = read_data_file(path)
+        workflow_name = wf.name
+    else:
+        if not (workflow_name and file):
+            raise BadInput("give --example NAME, or --workflow NAME with --file FILE.toml", field="workflow")
+        app.service.workflow(workflow_name)
+        raw = read_data_file(file)
+    result = app.service.create_agreement(workflow_name, raw, actor=actor, pid=pid)
+    ctx.out(result, result["id"])
+
+
+@agreements.command("list")
+@pass_ctx
+@run
+def agreements_list(ctx: Ctx) -> None:
+    from storage.queries import list_deadlines, list_roots
+    app = ctx.app()
+    roots = list_roots(app.store)
+    nxt: dict[str, Any] = {}
+    for d in list_deadlines(app.store, statuses=("open",)):
+        nxt.setdefault(d.root_id, d)
+    rows = []
+    for p in roots:
+        d = nxt.get(p.id)
+        rows.append({"id": p.id, "workflow": p.workflow, "state": p.state, "title": p.data.get("title"),
+                     "effective_from": p.facts.get("effective_from"), "ends_on": p.facts.get("ends_on"),
+                     "next_deadline": {"kind": d.kind, "due": d.due.isoformat(), "process": d.process_id}
+                     if d else None})
+    ctx.out(rows, lambda: table([{**r, "next_deadline": f"{r['next_deadline']['kind']} {r['next_deadline']['due']}"
+                                  if r["next_deadline"] else ""} for r in rows],
+                                ["id", "workflow", "state", "effective_from", "ends_on", "next_deadline"]))
+
+
+# -- show, trigger, history ---------------------------------------------------------------------------
+@cli.command()
+@click.argument("process_id")
+@click.option("--role", type=click.Choice(ROLES), help="list the triggers this role may fire now")
+@click.option("--party", help="with --role party: the party")
+@pass_ctx
+@run
+def show(ctx: Ctx, process_id: str, role: str | None, party: str | None) -> None:
+    """One process: state, dates, parties, deadlines, children and the triggers allowed now."""
+    app = ctx.app()
+    if role == "party" and not party:
+        raise BadInput("--party is required with --role party", field="party")
+    doc = show_view(app.service, process_id, role, party)
+    if party and party not in {p["id"] for p in doc["parties"]}:
+        raise BadInput(f"unknown party {party!r}", field="party")
+    ctx.out(doc, lambda: describe_process(doc))
+
+
+def describe_process(doc: dict[str, Any]) -> str:
+    lines = [f"{doc['id']} ({doc['workflow']} {doc['type']}): {doc['state']}   [{doc['state_article']}]"]
+    if doc.get("effective_from") or doc.get("ends_on"):
+        lines.append(f"in force from {doc.get('effective_from') or '-'}, ends on {doc.get('ends_on') or '-'}")
+    lines.append("\nparties:")
+    lines.append(table(doc["parties"], ["id", "name", "represented_by", "signed_on", "withdrawn_on"]))
+    lines.append("\ndeadlines:")
+    lines.append(table(doc["deadlines"], ["kind", "due", "status", "article", "next_reminder"]))
+    for dec in doc.get("decisions", []):
+        answered = ", ".join(f"{p}={a['answer']}" for p, a in dec["answers"].items()) or "none"
+        lines.append(f"\ndecision {dec['name']} ({dec['article']}): outcome {dec['outcome'] or 'open'}; "
+                     f"answered {answered}; pending {', '.join(dec['pending']) or 'none'}")
+    if doc["children"]:
+        lines.append("\nchildren:")
+        lines.append(table(doc["children"], ["id", "type", "state"]))
+    if doc.get("themes"):
+        lines.append("\nthemes:")
+        lines.append(table([{**t, "sign_ups": len(t["sign_ups"])} for t in doc["themes"]],
+                           ["id", "status", "last_report", "escalation_level", "sign_ups"]))
+    lines.append(f"\nallowed now: {', '.join(doc['allowed_triggers']) or '(nothing)'}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("process_id")
+@click.argument("trigger")
+@click.option("--actor", required=True, help="who acts (a name)")
+@click.option("--role", required=True, help="secretariat, party or auditor")
+@click.option("--party", help="the party that acts (role party), or for whom the secretariat records the act")
+@click.option("--on", "on", help="the date the act legally happened (default: today on the engine's clock)")
+@click.option("--ref", help="the letter, decision or Staatscourant reference")
+@click.option("--reason", help="why (free text, kept in the history)")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="a value the trigger takes (repeatable)")
+@click.option("--expect-version", type=int, help="refuse (exit 5) if the process changed since this version")
+@pass_ctx
+@run
+def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, party: str | None, on: str | None,
+            ref: str | None, reason: str | None, sets: tuple[str, ...], expect_version: int | None) -> None:
+    """Fire a transition."""
+    values: dict[str, str] = {}
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise BadInput(f"--set {item!r} is not KEY=VALUE", field="set")
+        if key.strip() in values:
+            raise BadInput(f"--set {key} given twice", field=key.strip())
+        values[key.strip()] = value
+    if role not in ROLES:
+        raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
+    if on is not None:
+        from engine.dates import parse_date
+        try:
+            parse_date(on, "on")
+        except ValueError as exc:
+            raise BadInput(str(exc), field="on") from None
+    app = ctx.app()
+    fired = app.service.fire(process_id, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
+                             reason=reason, data=values, expected_version=expect_version)
+    out = fired.as_dict()
+    ctx.out(out, lambda: f"{fired.process}: {fired.trigger} {fired.source} -> {fired.dest} (record {fired.seq})"
+            + (f"\ncreated {fired.created}" if fired.created else "")
+            + "".join(f"\nthen {f.process}: {f.trigger} -> {f.dest}" for f in fired.follow_ups))
+
+
+@cli.command()
+@click.argument("process_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("--party", help="only acts of this party")
+@click.option("--since", help="only acts with a legal date on or after this date")
+@click.option("--until", help="only acts with a legal date on or before this date")
+@pass_ctx
+@run
+def history(ctx: Ctx, process_id: str, fmt: str | None, party: str | None, since: str | None,
+            until: str | None) -> None:
+    """Every transition of the process and its children, in recording order."""
+    from storage.queries import history as stream
+    app = ctx.app()
+    with app.store.transaction() as tx:
+        proc = tx.get_process(process_id)
+    if proc is None:
+        raise NotFound(f"no process {process_id!r}", process=process_id)
+    rows = stream(app.store, process_id, include_children=proc.parent_id is None, party=party, since=since,
+                  until=until)
+    emit_records(ctx, rows, fmt)
+
+
+def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> None:
+    fmt = fmt or ("json" if ctx.as_json else "table")
+    if fmt == "json":
+        text = json.dumps(list(rows), ensure_ascii=False, indent=2)
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(r)
+        text = buf.getvalue().rstrip("\n")
+    else:
+        text = table([{**r, "hash": r["hash"][:12]} for r in rows],
+                     ["seq", "process", "trigger", "source", "dest", "actor", "party", "effective", "article", "ref"])
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+# -- deadlines, clock, outbox -------------------------------------------------------------------------
+@cli.command()
+@click.option("--within", type=click.IntRange(min=0), help="only deadlines due within this many days")
+@click.option("--all", "show_all", is_flag=True, help="met, missed and cancelled deadlines too")
+@pass_ctx
+@run
+def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
+    """Open deadlines of all processes, soonest first."""
+    from storage.queries import list_deadlines
+    app = ctx.app()
+    today = app.service.today()
+    until = today + dt.timedelta(days=within) if within is not None else None
+    rows = [deadline_view(app.service, d) for d in
+            list_deadlines(app.store, statuses=None if show_all else ("open",), due_until=until)]
+    ctx.out(rows, lambda: table(rows, ["process", "kind", "due", "status", "article", "next_reminder"]))
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def clock(click_ctx: click.Context) -> None:
+    """Show the engine's clock; `clock advance --to` moves a simulation's clock."""
+    if click_ctx.invoked_subcommand is None:
+        _show_clock(click_ctx.find_object(Ctx))
+
+
+@run
+def _show_clock(ctx: Ctx) -> None:
+    app = ctx.app()
+    simulated, now = app.service.clock_info()
+    data = {"now": iso_moment(now, app.settings.tz), "simulated": simulated,
+            "timezone": app.settings.clock.timezone, "today": local_date(now, app.settings.tz).isoformat()}
+    ctx.out(data, f"{data['now']} ({'simulation' if simulated else 'real clock'}, {data['timezone']})")
+
+
+@clock.command("advance")
+@click.option("--to", "to", required=True, help="ISO date-time to move the virtual clock to")
+@pass_ctx
+@run
+def clock_advance(ctx: Ctx, to: str) -> None:
+    app = ctx.app()
+    target = parse_moment(to, "to", app.settings.tz)
+    with app.store.transaction() as tx:
+        simulated = tx.meta("clock_mode") == "simulation"
+    if not simulated:
+        raise NotAllowed("this database runs on the real clock; only a simulation database's clock can be moved")
+    result = app.service.advance_clock(target, dispatch=app.dispatcher())
+    ctx.out(result, f"clock moved from {result['from']} to {result['to']}; {result['steps']} due step(s) run")
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@pass_ctx
+@run
+def outbox(ctx: Ctx, status: str | None) -> None:
+    """Notifications and their delivery state."""
+    app = ctx.app()
+    rows = [{"id": r["id"], "to": r["to_addr"], "to_name": r["to_name"], "subject": r["subject"],
+             "status": r["status"], "attempts": r["attempts"], "kind": r["kind"], "process": r["process_id"],
+             "created_at": iso_moment(r["created_at"].replace(tzinfo=UTC), app.settings.tz),
+             "sent_at": iso_moment(r["sent_at"].replace(tzinfo=UTC), app.settings.tz) if r["sent_at"] else None,
+             "last_error": r["last_error"], "message_id": r["message_id"]}
+            for r in app.outbox.list(status)]
+    ctx.out(rows, lambda: table(rows, ["id", "to", "status", "attempts", "subject"]))
+
+
+# -- audit --------------------------------------------------------------------------------------------
+@cli.group()
+def audit() -> None:
+    """Verify and export the tamper-evident history."""
+
+
+@audit.command("verify")
+@pass_ctx
+@run
+def audit_verify(ctx: Ctx) -> None:
+    from storage.queries import verify_chain
+    app = ctx.app()
+    result = verify_chain(app.store)
+    if result["intact"]:
+        ctx.out(result, f"intact: {result['records']} records, chain head {result.get('head', '')[:16]}")
+        return
+    message = f"broken at record {result['first_bad']}: {result['problem']}"
+    if ctx.as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    click.echo(f"convenant: audit: {message}", err=True)
+    sys.exit(3)
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@pass_ctx
+@run
+def audit_export(ctx: Ctx, fmt: str, out: str | None) -> None:
+    from storage.queries import history as stream
+    app = ctx.app()
+    emit_records(ctx, stream(app.store), fmt, Path(out) if out else None)
+    if out:
+        click.echo(f"exported to {out}", err=True)
+
+
+# -- tokens -------------------------------------------------------------------------------------------
+@cli.group()
+def tokens() -> None:
+    """API tokens for the HTTP API and the web pages (stored hashed)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True)
+@click.option("--role", required=True)
+@click.option("--party")
+@pass_ctx
+@run
+def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
+    from storage.queries import create_token
+    if role not in ROLES:
+        raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
+    if role == "party" and not party:
+        raise BadInput("--party is required with --role party", field="party")
+    if role != "party" and party:
+        raise BadInput("--party goes with --role party only", field="party")
+    app = ctx.app()
+    token = create_token(app.store, name, role, party, app.service.now())
+    ctx.out({"name": name, "role": role, "party": party, "token": token},
+            f"{token}\n(shown once: store it now)")
+
+
+@tokens.command("list")
+@pass_ctx
+@run
+def tokens_list(ctx: Ctx) -> None:
+    from storage.queries import list_tokens
+    rows = list_tokens(ctx.app().store)
+    ctx.out(rows, lambda: table(rows, ["name", "role", "party", "created_at", "revoked_at"]))
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@pass_ctx
+@run
+def tokens_revoke(ctx: Ctx, name: str) -> None:
+    from storage.queries import revoke_token
+    app = ctx.app()
+    if not revoke_token(app.store, name, app.service.now()):
+        raise NotFound(f"no active token named {name!r}")
+    ctx.out({"name": name, "revoked": True}, f"revoked {name}")
+
+
+# -- serve, scheduler ---------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", help="default [web] host")
+@click.option("--port", type=int, help="default [web] port")
+@pass_ctx
+@run
+def serve(ctx: Ctx, host: str | None, port: int | None) -> None:
+    """The web pages, the HTTP API and the scheduler in one process."""
+    from app.web.server import serve as run_server
+    app = ctx.app()
+    run_server(app, host or app.settings.web.host, port or app.settings.web.port)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="run what is due now and stop")
+@pass_ctx
+@run
+def scheduler(ctx: Ctx, once: bool) -> None:
+    """The scheduler alone (a worker)."""
+    from engine.scheduler import Worker
+    app = ctx.app()
+    worker = Worker(app.service, app.dispatcher(), interval_seconds=app.settings.scheduler.interval_seconds,
+                    batch=app.settings.scheduler.batch_size)
+    if once:
+        done = worker.run_once()
+        ctx.out({"ran": done}, f"ran {done} due step(s)")
+        return
+    worker.run_forever()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConvenantError as exc:  # pragma: no cover - errors raised outside a command
+        fail(None, exc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The settings of one installation (config.toml), validated on load; errors name the key."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import BadInput
+
+# The shipped config.toml carries these same values; a kind missing from [reminders] gets them.
+DEFAULT_REMINDERS: dict[str, list[int]] = {
+    "publication": [14, 7, 1],
+    "work_structure": [14, 7, 1],
+    "extension_decision": [30, 14, 7, 1],
+    "end": [30],
+    "amendment_response": [14, 7, 1],
+    "notice_period": [7],
+    "continuation_decision": [14, 7, 1],
+    "proposal": [14, 7, 1],
+    "go_no_go": [30, 7],
+    "vth_target": [90, 30],
+}
+
+NonNegative = Annotated[int, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Database(Strict):
+    url: str = "sqlite:///var/convenant.db"
+    echo: bool = False
+
+
+class ClockSettings(Strict):
+    timezone: str = "Europe/Amsterdam"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class Mail(BaseModel):
+    # Keys of the other transport are ignored, as INTERFACE.md promises.
+    model_config = ConfigDict(extra="ignore")
+    transport: Literal["maildir", "smtp"] = "maildir"
+    path: str = "var/mail"
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str = "secretariaat@example.org"
+    max_attempts: Annotated[int, Field(ge=1)] = 6
+    retry_base_seconds: Annotated[int, Field(ge=1)] = 300
+    batch_size: Annotated[int, Field(ge=1)] = 100
+
+
+class Escalation(Strict):
+    after_days: list[NonNegative] = Field(default_factory=lambda: [0, 14, 28])
+    levels: list[Literal["responsible", "do", "bo"]] = Field(default_factory=lambda: ["responsible", "do", "bo"])
+
+    @field_validator("after_days")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if value != sorted(value):
+            raise ValueError("must be in ascending order")
+        return value
+
+
+class Scheduler(Strict):
+    interval_seconds: Annotated[int, Field(ge=1)] = 30
+    reminder_time: str = "08:00"
+    reminders_on_working_days: bool = False
+    batch_size: Annotated[int, Field(ge=1)] = 500
+
+    @field_validator("reminder_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        try:
+            dt.time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time of day (HH:MM)") from None
+        return value
+
+
+class Decisions(Strict):
+    amendment_response_days: Annotated[int, Field(ge=1)] = 42
+    continuation_decision_days: Annotated[int, Field(ge=1)] = 28
+    extension_opens_days_before: Annotated[int, Field(ge=0)] = 90
+
+
+class Progress(Strict):
+    report_interval_days: Annotated[int, Field(ge=1)] = 90
+
+
+class CalendarSettings(Strict):
+    # Days equated to holidays by decree (Atw Art. 3(2)); no library knows them.
+    extra_rest_days: list[dt.date] = Field(default_factory=lambda: [dt.date(2026, 1, 2), dt.date(2026, 5, 15),
+                                                                   dt.date(2027, 5, 7)])
+
+
+class Web(Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    secure_cookies: bool = False
+
+
+class Contact(Strict):
+    name: str
+    email: str
+    language: Literal["nl", "en"] = "nl"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    database: Database = Field(default_factory=Database)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
+    mail: Mail = Field(default_factory=Mail)
+    reminders: dict[str, list[NonNegative]] = Field(default_factory=dict)
+    escalation: Escalation = Field(default_factory=Escalation)
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+    decisions: Decisions = Field(default_factory=Decisions)
+    progress: Progress = Field(default_factory=Progress)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    web: Web = Field(default_factory=Web)
+    contacts: dict[str, Contact] = Field(default_factory=dict)
+    base_dir: Path = Path(".")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.clock.timezone)
+
+    @property
+    def reminder_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.scheduler.reminder_time)
+
+    def reminder_offsets(self, kind: str) -> list[int]:
+        if kind in self.reminders:
+            return sorted(set(self.reminders[kind]), reverse=True)
+        return sorted(set(DEFAULT_REMINDERS.get(kind, [14, 7, 1])), reverse=True)
+
+    def param(self, dotted: str) -> object:
+        """A setting by its dotted key, for definitions that take a value from the config."""
+        node: object = self
+        for part in dotted.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        return node
+
+    def database_url(self) -> str:
+        """Relative SQLite paths are taken from the config file's folder, which is created if missing."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            path = (self.base_dir / url[len(prefix):]).resolve()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return prefix + str(path)
+        if url.startswith(prefix + "/"):
+            Path(url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+        return url
+
+    def mail_dict(self) -> dict:
+        out = self.mail.model_dump()
+        if out["transport"] == "maildir" and not os.path.isabs(out["path"]):
+            out["path"] = str((self.base_dir / out["path"]).resolve())
+        return out
+
+
+def _key_of(error: dict) -> str:
+    return ".".join(str(part) for part in error["loc"])
+
+
+def load_settings(path: str | os.PathLike | None) -> Settings:
+    """Read config.toml; a missing default file means all defaults, a missing named file is bad input."""
+    if path is None:
+        return Settings()
+    file = Path(path)
+    if not file.exists():
+        raise BadInput(f"config file {file} does not exist", field="--config")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{file}: not valid TOML: {exc}", field="config.toml") from None
+    return settings_from_dict(raw, base_dir=file.resolve().parent, source=str(file))
+
+
+def settings_from_dict(raw: dict, *, base_dir: Path = Path("."), source: str = "config.toml") -> Settings:
+    try:
+        settings = Settings.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _key_of(first)
+        raise BadInput(f"{source}: [{key.split('.')[0]}] key {key!r}: {first['msg']}", field=key) from None
+    return settings

@@ -1,0 +1,111 @@
+"""Who hears about a deadline, and what the message carries. Reminders go to those the deadline concerns; the
+escalation ladder climbs from the responsible party and the secretariat to the DO and then the BO (Art. 1.1,
+1.4, 2.1, 2.2). The engine builds payloads; notifications/ renders and sends them."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from engine import rules
+from engine.deadlines import Step
+from engine.definitions import ProcessSpec, WorkflowDefinition
+from engine.model import Deadline, Notification, Process
+
+if TYPE_CHECKING:
+    from engine.service import Service
+
+LEVEL_NAMES = {"do": {"nl": "Directeurenoverleg CE overheden", "en": "Directors' consultation (DO)"},
+               "bo": {"nl": "Bestuurlijk Overleg CE overheden", "en": "Administrative consultation (BO)"}}
+
+
+def governance_contacts(service: "Service", root: Process, body: str) -> list[dict[str, str]]:
+    """Contacts of the secretariat, DO or BO: from the agreement's data, else from config.toml [contacts]."""
+    entry = root.data.get("governance", {}).get(body)
+    contacts: list[dict[str, str]] = []
+    if entry:
+        contacts = entry.get("contacts") or ([entry] if entry.get("email") else [])
+    if not contacts and body in service.settings.contacts:
+        contacts = [service.settings.contacts[body].model_dump()]
+    return [{"name": c.get("name", body), "email": c["email"], "language": c.get("language", "nl"),
+             "body": body} for c in contacts if c.get("email")]
+
+
+def party_contacts(root: Process, pid: str) -> list[dict[str, str]]:
+    party = root.parties.get(pid, {})
+    representative = party.get("represented_by")
+    if representative:
+        return party_contacts(root, representative)
+    lang = party.get("language", "nl")
+    return [{"name": c.get("name", party.get("name", pid)), "email": c["email"],
+             "language": c.get("language", lang), "party": pid}
+            for c in party.get("contacts", []) if c.get("email")]
+
+
+def resolve(service: "Service", proc: Process, root: Process, who: list[str], on: dt.date) -> list[dict]:
+    out: list[dict] = []
+    for entry in who:
+        if entry.startswith("party:"):
+            out += party_contacts(root, entry[len("party:"):])
+        elif entry == "parties":
+            for pid in rules.voters(root, on):
+                out += party_contacts(root, pid)
+        elif entry.startswith("pending_voters:"):
+            name = entry[len("pending_voters:"):]
+            answers = proc.data.get("decisions", {}).get(name, {}).get("answers", {})
+            for pid in rules.voters(root, on):
+                if pid not in answers:
+                    out += party_contacts(root, pid)
+        elif entry.startswith("fact:"):
+            pid = proc.facts.get(entry[len("fact:"):])
+            if pid:
+                out += party_contacts(root, pid)
+        elif entry.startswith("government:"):
+            out += root.data.get("government_contacts", {}).get(entry[len("government:"):], [])
+        else:
+            out += governance_contacts(service, root, entry)
+    seen: set[str] = set()
+    unique = []
+    for c in out:
+        if c["email"].lower() not in seen:
+            seen.add(c["email"].lower())
+            unique.append(c)
+    return unique
+
+
+def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: ProcessSpec, proc: Process,
+                           root: Process, d: Deadline, step: Step, now: dt.datetime) -> list[Notification]:
+    today = now.astimezone(service.tz).date()
+    dspec = spec.deadline_map.get(d.kind)
+    title = dict(dspec.title) if dspec else {"nl": d.kind, "en": d.kind}
+    expected = dict(dspec.expected) if dspec else {}
+    responsible = list(d.responsible)
+    level_name = None
+    if step.kind == "reminder":
+        template, who = "reminder", responsible
+    else:
+        levels = service.settings.escalation.levels
+        body = levels[min(step.level or 0, len(levels) - 1)]
+        template = "escalation"
+        who = responsible + ["secretariat"] if body == "responsible" else [body]
+        level_name = LEVEL_NAMES.get(body)
+    recipients = resolve(service, proc, root, who, today)
+    wf_title = root.data.get("title") or wf.title.get("nl")
+    step_id = f"r{step.offset_days}" if step.kind == "reminder" else f"e{step.level}"
+    notes = []
+    for contact in recipients:
+        lang = contact.get("language", "nl")
+        payload: dict[str, Any] = {
+            "template": template, "lang": lang, "to_name": contact["name"], "to_addr": contact["email"],
+            "agreement_id": root.id, "agreement_title": wf_title, "process_id": proc.id, "article": d.article,
+            "state": proc.state, "level": step.level, "days_left": (d.due - today).days,
+            "level_name": (level_name or {}).get(lang) if level_name else None,
+            "expected": expected, "subject_of": d.subject,
+            "deadlines": [{"kind": d.kind, "title": title, "due": d.due.isoformat(), "article": d.article,
+                           "status": d.status, "uid": f"{proc.id}/{d.kind}/{d.id}@convenant"}],
+        }
+        key = f"{proc.id}|{d.kind}#{d.id}|{step_id}|{contact['email'].lower()}"
+        payload["key"] = key
+        notes.append(Notification(key=key, process_id=proc.id, root_id=root.id, to_addr=contact["email"],
+                                  to_name=contact["name"], subject=service.subject(payload), payload=payload,
+                                  deadline_id=d.id, kind=template))
+    return notes

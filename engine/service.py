@@ -1,0 +1,607 @@
+"""The single entry for every command - CLI, HTTP API and scheduler alike.
+
+One command is one transaction: authorise, validate and check guards before anything is written; then the new
+state, the chained transition record, deadline changes and outbox rows are written together, or nothing is."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from engine import rules
+from engine.clock import UTC, iso_moment, local_date, local_moment
+from engine.config import Settings
+from engine.dates import parse_date
+from engine.deadlines import first_step, next_reminder, plan, step_at
+from engine.definitions import ROLES, ProcessSpec, TriggerSpec, WorkflowDefinition
+from engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from engine.machine import Machines, expand_sources
+from engine.model import Deadline, Notification, Process, Record
+from engine.ports import Store, SubjectRenderer, UnitOfWork
+
+SYSTEM_ACTOR = "convenant"
+SYSTEM_ROLE = "system"
+
+
+@dataclass
+class Fired:
+    process: str
+    trigger: str
+    source: str
+    dest: str
+    seq: int
+    effective: str
+    created: str | None = None
+    follow_ups: list["Fired"] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"process": self.process, "trigger": self.trigger, "source": self.source, "dest": self.dest,
+               "state": self.dest, "seq": self.seq, "effective": self.effective}
+        if self.created:
+            out["created"] = self.created
+        if self.follow_ups:
+            out["follow_ups"] = [f.as_dict() for f in self.follow_ups]
+        return out
+
+
+class Service:
+    def __init__(self, store: Store, settings: Settings, workflows: dict[str, WorkflowDefinition],
+                 subject: SubjectRenderer, clock_override: Callable[[], dt.datetime] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.workflows = workflows
+        self.machines = Machines()
+        self.subject = subject
+        self._clock_override = clock_override
+        self.tz = settings.tz
+
+    # -- the clock ----------------------------------------------------------------------------------
+    def clock_info(self, tx: UnitOfWork | None = None) -> tuple[bool, dt.datetime]:
+        """(simulated, now): a simulation database keeps its virtual clock in the database."""
+        if tx is None:
+            with self.store.transaction() as tx2:
+                return self.clock_info(tx2)
+        if tx.meta("clock_mode") == "simulation":
+            return True, dt.datetime.fromisoformat(tx.meta("clock_now"))
+        if self._clock_override is not None:
+            return False, self._clock_override()
+        return False, dt.datetime.now(UTC)
+
+    def now(self, tx: UnitOfWork | None = None) -> dt.datetime:
+        return self.clock_info(tx)[1]
+
+    def today(self, tx: UnitOfWork | None = None) -> dt.date:
+        return local_date(self.now(tx), self.tz)
+
+    # -- definitions --------------------------------------------------------------------------------
+    def workflow(self, name: str) -> WorkflowDefinition:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise BadInput(f"unknown workflow {name!r}; known: {', '.join(sorted(self.workflows))}",
+                           field="workflow") from None
+
+    # -- creating an agreement ----------------------------------------------------------------------
+    def create_agreement(self, workflow: str, data: dict[str, Any], *, actor: str = "secretariat",
+                         pid: str | None = None) -> dict[str, Any]:
+        from engine.agreements import agreement_data  # validation of the data file
+
+        wf = self.workflow(workflow)
+        clean = agreement_data(wf, data)
+        pid = pid or clean.pop("id")
+        clean.pop("id", None)
+        if not pid or "/" in pid or len(pid) > 100:
+            raise BadInput(f"agreement id {pid!r} must be 1-100 characters without '/'", field="id")
+        with self.store.transaction() as tx:
+            now = self.now(tx)
+            if tx.get_process(pid) is not None:
+                raise NotAllowed(f"an agreement with id {pid!r} exists already", process=pid)
+            clean["entered_at"] = iso_moment(now, self.tz)
+            spec = wf.process(wf.root)
+            proc = Process(id=pid, workflow=wf.name, ptype=wf.root, state=spec.initial, data=clean,
+                           created_at=now, root_id=pid)
+            act = self._act(wf, spec, None, proc, proc, actor, "secretariat", None, local_date(now, self.tz),
+                            None, None, {}, now, [])
+            rules.run_effects(act, spec.on_create)
+            proc.next_auto_at = self._next_auto(wf, proc, proc, act.deadlines + act.new_deadlines)
+            tx.insert_process(proc, now)
+            self._write_deadlines(tx, act, now)
+            rec = tx.append_record(Record(
+                process=pid, root=pid, trigger="create", source=None, dest=spec.initial, actor=actor,
+                role="secretariat", party=None, effective=local_date(now, self.tz).isoformat(),
+                recorded_at=iso_moment(now, self.tz), article=spec.article,
+                reason="agreement entered (bookkeeping, not a legal act)", data={"workflow": wf.name}))
+        return {"id": pid, "workflow": wf.name, "state": spec.initial, "seq": rec.seq}
+
+    # -- firing a trigger ---------------------------------------------------------------------------
+    def fire(self, pid: str, trigger: str, *, actor: str, role: str, party: str | None = None,
+             on: str | dt.date | None = None, ref: str | None = None, reason: str | None = None,
+             data: dict[str, str] | None = None, expected_version: int | None = None) -> Fired:
+        now = None
+        try:
+            with self.store.transaction() as tx:
+                now = self.now(tx)
+                return self._fire(tx, pid, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
+                                  reason=reason, raw=data or {}, now=now, expected_version=expected_version)
+        except ConvenantError as exc:
+            self.store.log_refusal(now or dt.datetime.now(UTC), exc, process=pid, trigger=trigger,
+                                   actor=actor, role=role, party=party)
+            raise
+
+    def _fire(self, tx: UnitOfWork, pid: str, trigger: str, *, actor: str, role: str, party: str | None,
+              on: str | dt.date | None, ref: str | None, reason: str | None, raw: dict[str, Any],
+              now: dt.datetime, expected_version: int | None = None, system: bool = False) -> Fired:
+        today = local_date(now, self.tz)
+        # 1. parse the arguments
+        if not system and role not in ROLES:
+            raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
+        if isinstance(on, str):
+            try:
+                on_date = parse_date(on, "on")
+            except ValueError as exc:
+                raise BadInput(str(exc), field="on") from None
+        else:
+            on_date = on or today
+        if role == "party" and not party:
+            raise BadInput("--party is required with --role party", field="party")
+        for text, name in ((ref, "ref"), (reason, "reason"), (actor, "actor")):
+            if text is not None and len(text) > 2000:
+                raise BadInput(f"{name} is longer than 2000 characters", field=name)
+        if not actor or not actor.strip():
+            raise BadInput("--actor names who acts", field="actor")
+        # 2. find the process
+        proc = tx.get_process(pid)
+        if proc is None:
+            raise NotFound(f"no process {pid!r}", process=pid)
+        root = proc if proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
+        wf = self.workflow(proc.workflow)
+        spec = wf.process(proc.ptype)
+        # 3. names outside the workflow's vocabulary
+        if trigger not in wf.vocabulary:
+            raise BadInput(f"unknown trigger {trigger!r}; the {wf.name} workflow knows "
+                           f"{', '.join(sorted(wf.vocabulary))}", field="trigger")
+        if party is not None and party not in root.parties:
+            raise BadInput(f"unknown party {party!r}; parties are {', '.join(root.parties)}", field="party")
+        tspec = spec.trigger_map.get(trigger)
+        params = self._vocabulary(tspec, raw, root) if tspec else dict(raw)
+        # 4. authorise
+        if tspec is not None and not system:
+            self._authorise(wf, tspec, proc, root, role, party)
+        elif tspec is None and role == "auditor":
+            raise NotAllowed("auditors read; they cannot change anything", forbidden=True, process=pid)
+        # 5. validate the values
+        if not system and on_date > today:
+            raise BadInput(f"--on {on_date.isoformat()} is after today ({today.isoformat()} on the engine's "
+                           f"clock)", field="on")
+        if tspec is not None:
+            params = self._values(tspec, params, ref)
+            if tspec.party == "required" and not party:
+                raise BadInput(f"--party is required: name the party this {trigger} is for", field="party")
+        # 6. state and guards
+        if tspec is None:
+            raise NotAllowed(f"{trigger} is not a trigger of a {proc.ptype} ({pid} is a {proc.ptype})",
+                             process=pid, state=proc.state, trigger=trigger, article=spec.article)
+        if not tspec.manual and not system:
+            raise NotAllowed(f"{trigger} happens automatically; it cannot be fired by hand", process=pid,
+                             state=proc.state, trigger=trigger, article=tspec.article)
+        if proc.state not in expand_sources(wf, tspec.source):
+            raise NotAllowed(f"{trigger} is not allowed in state {proc.state}", process=pid, state=proc.state,
+                             trigger=trigger, article=tspec.article)
+        if expected_version is not None and expected_version != proc.version:
+            from engine.errors import Conflict
+            raise Conflict(f"process {pid} is at version {proc.version}, not {expected_version}: someone "
+                           f"changed it meanwhile", process=pid)
+        work_root = copy.deepcopy(root)
+        work_proc = work_root if proc.id == root.id else copy.deepcopy(proc)
+        deadlines = tx.deadlines_of(proc.id)
+        act = self._act(wf, spec, tspec, work_proc, work_root, actor, role, party, on_date, ref, reason, params,
+                        now, deadlines)
+        if party is not None and not rules.is_current(root, party, on_date) and not system:
+            raise act.refuse(f"{party} withdrew on {root.parties[party]['withdrawn_on']} and has no say any more",
+                             "Art. 5.7")
+        for name in tspec.not_before:
+            limit = act.fact(name)
+            if isinstance(limit, dt.date) and on_date < limit:
+                raise act.refuse(f"--on {on_date.isoformat()} is before {name.replace('_', ' ')} "
+                                 f"({limit.isoformat()}), the act this one depends on", tspec.article)
+        for guard in tspec.guards:
+            rules.GUARDS[guard.check](act, guard.article, **guard.args)
+        # apply: effects, the vote, the machine, branch effects, entry effects
+        rules.run_effects(act, tspec.effects)
+        if tspec.decision:
+            answer = tspec.answer or params[spec.decisions[tspec.decision].param]
+            rules.cast_vote(act, tspec.decision, answer)
+        machine = self.machines.get(wf, proc.ptype)
+        dest = machine.fire(proc.state, trigger, lambda cond: rules.condition(act, cond))
+        for branch in tspec.branches:
+            if branch.dest == dest and rules.condition(act, branch.when):
+                rules.run_effects(act, branch.effects)
+                break
+        source = proc.state
+        work_proc.state = dest
+        if dest != source:
+            rules.run_effects(act, spec.states[dest].on_enter)
+        self._meet_deadlines(act, spec, tspec)
+        if spec.states[dest].final:
+            work_proc.final = True
+            self._close_deadlines(act)
+            if work_proc is not work_root:
+                for entry in work_root.data.get("children", []):
+                    if entry["id"] == work_proc.id:
+                        entry["final"] = True
+                        entry["state"] = dest
+                act.root_changed = True
+        # write it all
+        rec = self._save(tx, wf, act, source, dest, now, role if not system else SYSTEM_ROLE)
+        fired = Fired(process=proc.id, trigger=trigger, source=source, dest=dest, seq=rec.seq,
+                      effective=on_date.isoformat(), created=act.notes.get("created"))
+        for target, follow, why in act.follow_ups:
+            fired.follow_ups.append(self._fire(tx, target, follow, actor=SYSTEM_ACTOR, role=SYSTEM_ROLE,
+                                               party=None, on=on_date, ref=ref, reason=why, raw={}, now=now,
+                                               system=True))
+        return fired
+
+    def _act(self, wf, spec, tspec, proc, root, actor, role, party, on, ref, reason, params, now, deadlines
+             ) -> rules.Act:
+        return rules.Act(wf=wf, spec=spec, trigger=tspec, process=proc, root=root, actor=actor, role=role,
+                         party=party, on=on, ref=ref, reason=reason, params=params, settings=self.settings,
+                         now=now, deadlines=deadlines)
+
+    def _vocabulary(self, tspec: TriggerSpec, raw: dict[str, Any], root: Process) -> dict[str, Any]:
+        """--set keys and option values must be words the definition knows (exit 2)."""
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            pspec = tspec.params.get(key)
+            if pspec is None:
+                known = ", ".join(tspec.params) or "none"
+                raise BadInput(f"{tspec.name} takes no value {key!r} (it takes: {known})", field=key)
+            allowed = self._options(pspec, root, raw)
+            if pspec.type == "option" and allowed is not None and value not in allowed:
+                raise BadInput(f"{key}={value!r} is not one of {', '.join(allowed)}", field=key)
+            out[key] = value
+        return out
+
+    def _options(self, pspec, root: Process, raw: dict[str, Any]) -> list[str] | None:
+        if pspec.options:
+            return pspec.options
+        if pspec.vocabulary == "themes":
+            return list(root.data.get("themes", {}))
+        if pspec.vocabulary == "layers":
+            return ["province", "water_board", "municipality"]
+        return None
+
+    def _authorise(self, wf: WorkflowDefinition, tspec: TriggerSpec, proc: Process, root: Process, role: str,
+                   party: str | None) -> None:
+        if role == "auditor":
+            raise NotAllowed("auditors read; they cannot change anything", forbidden=True, process=proc.id,
+                             trigger=tspec.name, article=tspec.article)
+        if role not in tspec.roles:
+            raise NotAllowed(f"the role {role} may not {tspec.name}; {' or '.join(tspec.roles)} may",
+                             forbidden=True, process=proc.id, trigger=tspec.name, article=tspec.article)
+        if party is None:
+            return
+        representative = root.parties[party].get("represented_by")
+        if representative:
+            raise NotAllowed(f"{party} acts through its representative {representative}: record this act for "
+                             f"{representative}", forbidden=True, process=proc.id, trigger=tspec.name,
+                             article="Art. 5.3 (ondertekening in viervoud)")
+        if tspec.parties is not None and party not in tspec.parties:
+            raise NotAllowed(f"only {', '.join(tspec.parties)} (or the secretariat on its behalf) may "
+                             f"{tspec.name}, not {party}", forbidden=True, process=proc.id, trigger=tspec.name,
+                             article=tspec.article)
+        if tspec.own:
+            owner = proc.facts.get(tspec.own)
+            if owner != party:
+                raise NotAllowed(f"only {owner} may {tspec.name} this {proc.ptype}", forbidden=True,
+                                 process=proc.id, trigger=tspec.name, article=tspec.article)
+
+    def _values(self, tspec: TriggerSpec, params: dict[str, Any], ref: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, pspec in tspec.params.items():
+            value = params.get(key)
+            if value is None or value == "":
+                needed = pspec.required or (pspec.required_if and all(params.get(k) == v
+                                                                      for k, v in pspec.required_if.items()))
+                if needed:
+                    raise BadInput(f"--set {key}=... is required for {tspec.name}", field=key)
+                continue
+            if pspec.type == "date":
+                try:
+                    value = parse_date(str(value), key).isoformat()
+                except ValueError as exc:
+                    raise BadInput(str(exc), field=key) from None
+            elif pspec.type == "int":
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise BadInput(f"{key}: {value!r} is not a whole number", field=key) from None
+            elif pspec.type == "list":
+                items = [v.strip() for v in str(value).split(",") if v.strip()] if isinstance(value, str) \
+                    else list(value)
+                if pspec.max_items is not None and len(items) > pspec.max_items:
+                    raise BadInput(f"{key}: at most {pspec.max_items} items, got {len(items)}", field=key)
+                if pspec.vocabulary == "commitments":
+                    try:
+                        items = [int(i) for i in items]
+                    except ValueError:
+                        raise BadInput(f"{key}: commitments are numbers, like 1,3", field=key) from None
+                value = items
+            elif len(str(value)) > pspec.max_length:
+                raise BadInput(f"{key} is longer than {pspec.max_length} characters", field=key)
+            out[key] = value
+        if tspec.ref_required and not (ref and ref.strip()):
+            raise BadInput(f"--ref is required for {tspec.name}: the letter, decision or publication reference",
+                           field="ref")
+        return out
+
+    # -- deadlines of one act -----------------------------------------------------------------------
+    def _meet_deadlines(self, act: rules.Act, spec: ProcessSpec, tspec: TriggerSpec) -> None:
+        kinds = set(tspec.meets)
+        if not tspec.decision:
+            kinds |= {d.kind for d in spec.deadlines if tspec.name in d.met_by}
+        if act.notes.get("decides"):
+            kinds.add(act.notes["decides"])
+        for d in act.deadlines:
+            if d.kind in kinds and d.status in ("open", "missed") and d.met_on is None:
+                d.met_on = act.on
+                d.status = "met" if act.on <= d.due else "missed"
+                d.next_at = None
+                act.changed_deadlines.append(d)
+
+    def _close_deadlines(self, act: rules.Act) -> None:
+        """A process in a final state awaits nothing: open deadlines are cancelled, ladders stop."""
+        for d in act.deadlines:
+            if d.status == "open":
+                d.status = "cancelled"
+                d.next_at = None
+                act.changed_deadlines.append(d)
+            elif d.next_at is not None:
+                d.next_at = None
+                act.changed_deadlines.append(d)
+
+    def _schedule(self, d: Deadline, now: dt.datetime, *, fresh: bool) -> None:
+        steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
+        if fresh:
+            d.step = first_step(steps, d.created_at)
+        elif d.step < 0:  # re-planned (a moved due date): reminders before now are not sent
+            d.step = first_step(steps, now)
+        nxt = step_at(steps, d.step)
+        d.next_at = nxt.moment if nxt and d.status in ("open", "missed") and d.met_on is None else None
+
+    def _write_deadlines(self, tx: UnitOfWork, act: rules.Act, now: dt.datetime) -> None:
+        for d in act.new_deadlines:
+            self._schedule(d, now, fresh=True)
+            tx.insert_deadline(d)
+        seen: set[int] = set()
+        for d in act.changed_deadlines:
+            if d.id in seen:
+                continue
+            seen.add(d.id)
+            if d.step < 0:
+                self._schedule(d, now, fresh=False)
+            tx.update_deadline(d)
+
+    def _next_auto(self, wf: WorkflowDefinition, proc: Process, root: Process, deadlines: list[Deadline]
+                   ) -> dt.datetime | None:
+        """The earliest moment an automatic trigger of the current state can fire (00:00 local of its date)."""
+        spec = wf.process(proc.ptype)
+        if spec.states[proc.state].final:
+            return None
+        best: dt.datetime | None = None
+        for _, day in self._auto_candidates(wf, proc, root, deadlines):
+            moment = local_moment(day, self.tz)
+            best = moment if best is None or moment < best else best
+        return best
+
+    def _auto_candidates(self, wf: WorkflowDefinition, proc: Process, root: Process, deadlines: list[Deadline]
+                         ) -> list[tuple[TriggerSpec, dt.date]]:
+        spec = wf.process(proc.ptype)
+        probe = self._act(wf, spec, None, proc, root, SYSTEM_ACTOR, SYSTEM_ROLE, None, dt.date.min, None, None,
+                          {}, dt.datetime.now(UTC), deadlines)
+        out = []
+        for tspec in spec.triggers:
+            if tspec.automatic is None or proc.state not in expand_sources(wf, tspec.source):
+                continue
+            days = [probe.date(expr) for expr in tspec.automatic.at]
+            if days and all(d is not None for d in days):
+                out.append((tspec, max(days)))
+        return out
+
+    def _save(self, tx: UnitOfWork, wf: WorkflowDefinition, act: rules.Act, source: str, dest: str,
+              now: dt.datetime, role: str) -> Record:
+        proc, root = act.process, act.root
+        # children first: they are new rows, with their own opening effects and deadlines
+        for child in act.children:
+            cspec = wf.process(child.ptype)
+            cact = self._act(wf, cspec, None, child, root, act.actor, act.role, act.party, act.on, act.ref,
+                             act.reason, act.params, now, [])
+            rules.run_effects(cact, cspec.on_create)
+            rules.run_effects(cact, cspec.states[child.state].on_enter)
+            child.next_auto_at = self._next_auto(wf, child, root, cact.new_deadlines)
+            tx.insert_process(child, now)
+            self._write_deadlines(tx, cact, now)
+        self._write_deadlines(tx, act, now)
+        all_deadlines = [d for d in act.deadlines + act.new_deadlines]
+        proc.next_auto_at = self._next_auto(wf, proc, root, all_deadlines)
+        if root is not proc and act.root_changed:
+            root.next_auto_at = self._next_auto(wf, root, root, tx.deadlines_of(root.id))
+            tx.update_process(root, now)
+        tx.update_process(proc, now)
+        data: dict[str, Any] = {}
+        if act.params:
+            data["params"] = act.params
+        data.update({k: v for k, v in act.notes.items() if k != "decides"})
+        rec = tx.append_record(Record(
+            process=proc.id, root=root.id, trigger=act.trigger.name, source=source, dest=dest, actor=act.actor,
+            role=role, party=act.party, effective=act.on.isoformat(), recorded_at=iso_moment(now, self.tz),
+            article=act.trigger.article, ref=act.ref, reason=act.reason, data=data))
+        for child in act.children:
+            tx.append_record(Record(
+                process=child.id, root=root.id, trigger=act.trigger.name, source=None, dest=child.state,
+                actor=act.actor, role=role, party=act.party, effective=act.on.isoformat(),
+                recorded_at=iso_moment(now, self.tz), article=act.trigger.article, ref=act.ref,
+                reason=act.reason, data={"opened_by": proc.id}))
+        return rec
+
+    # -- running what is due ------------------------------------------------------------------------
+    def run_due(self, now: dt.datetime | None = None, *, dispatch: Callable[[dt.datetime], int] | None = None,
+                limit: int | None = None) -> int:
+        """Run every automatic transition and deadline step due at `now`, each in its own transaction, in time
+        order; then hand the outbox to `dispatch`. Safe to run from several workers at once."""
+        done = 0
+        while limit is None or done < limit:
+            with self.store.transaction() as tx:
+                current = now or self.now(tx)
+                items = tx.claim_due(current, 1)
+                if not items:
+                    break
+                moment, kind, ident = items[0]
+                if kind == "process":
+                    self._run_process(tx, ident, current)
+                else:
+                    self._run_deadline(tx, ident, current)
+                done += 1
+        if dispatch is not None:
+            dispatch(now or self.now())
+        return done
+
+    def advance_clock(self, to: dt.datetime, *, dispatch: Callable[[dt.datetime], int] | None = None) -> dict:
+        """Move a simulation database's clock to `to`, running in time order everything that falls due on the
+        way, each at its own moment."""
+        with self.store.transaction() as tx:
+            simulated, start = self.clock_info(tx)
+        if not simulated:
+            raise NotAllowed("this database runs on the real clock; only a simulation database's clock can be "
+                             "moved (convenant init --simulation)")
+        if to < start:
+            raise BadInput(f"--to {iso_moment(to, self.tz)} is before the clock ({iso_moment(start, self.tz)}); "
+                           f"the clock never goes back", field="to")
+        steps = 0
+        while True:
+            with self.store.transaction() as tx:
+                current = dt.datetime.fromisoformat(tx.meta("clock_now"))
+                item = tx.next_due(to)
+                pending_mail = tx.next_mail_at(to) if dispatch else None
+                candidates = [m for m in (item[0] if item else None, pending_mail) if m is not None]
+                if not candidates:
+                    tx.set_meta("clock_now", to.astimezone(UTC).isoformat())
+                    break
+                moment = max(min(candidates), current)
+                tx.set_meta("clock_now", moment.astimezone(UTC).isoformat())
+                if item and item[0] <= moment:
+                    _, kind, ident = item
+                    if kind == "process":
+                        self._run_process(tx, ident, moment)
+                    else:
+                        self._run_deadline(tx, ident, moment)
+                    steps += 1
+                    continue
+            if dispatch is not None:
+                dispatch(moment)
+        if dispatch is not None:
+            dispatch(to)
+        return {"from": iso_moment(start, self.tz), "to": iso_moment(to, self.tz), "steps": steps}
+
+    def _run_process(self, tx: UnitOfWork, pid: str, now: dt.datetime) -> None:
+        proc = tx.get_process(pid, lock=True)
+        if proc is None:
+            return
+        root = proc if proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
+        wf = self.workflow(proc.workflow)
+        today = local_date(now, self.tz)
+        due = [(day, t) for t, day in self._auto_candidates(wf, proc, root, tx.deadlines_of(pid))
+               if local_moment(day, self.tz) <= now]
+        if not due:
+            proc.next_auto_at = self._next_auto(wf, proc, root, tx.deadlines_of(pid))
+            tx.update_process(proc, now)
+            return
+        day, tspec = min(due, key=lambda x: (x[0], x[1].name))
+        self._fire(tx, pid, tspec.name, actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, party=None, on=min(day, today),
+                   ref=None, reason=None, raw={}, now=now, system=True)
+
+    def _run_deadline(self, tx: UnitOfWork, did: int, now: dt.datetime) -> None:
+        from engine.notify import deadline_notifications
+
+        d = tx.get_deadline(did, lock=True)
+        if d is None or d.next_at is None or d.next_at > now:
+            return
+        proc = tx.get_process(d.process_id)
+        root = proc if proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
+        wf = self.workflow(proc.workflow)
+        spec = wf.process(proc.ptype)
+        steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
+        step = step_at(steps, d.step)
+        today = local_date(now, self.tz)
+        notes: list[Notification] = []
+        if step is not None:
+            if step.kind == "reminder":
+                if d.status == "open" and today <= d.due:
+                    notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
+            elif step.kind == "missed":
+                if d.status == "open":
+                    d.status = "missed"
+                    d.missed_at = now
+                    tx.append_record(self._system_record(
+                        proc, root, "deadline_missed", d, (d.due + dt.timedelta(days=1)),
+                        now, f"{d.kind} deadline of {d.due.isoformat()} passed unmet",
+                        {"deadline": d.kind, "due": d.due.isoformat()}))
+            elif step.kind == "escalation" and d.status == "missed" and d.met_on is None:
+                notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
+                rec = tx.append_record(self._system_record(
+                    proc, root, "escalate", d, today, now,
+                    f"{d.kind} deadline of {d.due.isoformat()} missed: escalation level {step.level}",
+                    {"deadline": d.kind, "due": d.due.isoformat(), "level": step.level,
+                     "to": sorted({n.to_addr for n in notes})}))
+                for n in notes:
+                    n.payload["record_seq"] = rec.seq
+        d.step += 1
+        nxt = step_at(steps, d.step)
+        active = d.status == "open" or (d.status == "missed" and d.met_on is None)
+        d.next_at = nxt.moment if nxt is not None and active else None
+        tx.update_deadline(d)
+        tx.enqueue(notes, now)
+
+    def _system_record(self, proc: Process, root: Process, trigger: str, d: Deadline, effective: dt.date,
+                       now: dt.datetime, reason: str, data: dict[str, Any]) -> Record:
+        return Record(process=proc.id, root=root.id, trigger=trigger, source=proc.state, dest=proc.state,
+                      actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, party=None, effective=effective.isoformat(),
+                      recorded_at=iso_moment(now, self.tz), article=d.article, ref=None, reason=reason, data=data)
+
+    # -- views --------------------------------------------------------------------------------------
+    def allowed_triggers(self, wf: WorkflowDefinition, proc: Process, root: Process, role: str | None,
+                         party: str | None, today: dt.date) -> list[str]:
+        """What may be fired now by this role and party (or by anyone), judged as a command would be."""
+        spec = wf.process(proc.ptype)
+        out = []
+        for tspec in spec.triggers:
+            if not tspec.manual or proc.state not in expand_sources(wf, tspec.source):
+                continue
+            if role is None:
+                out.append(tspec.name)
+                continue
+            try:
+                self._authorise(wf, tspec, proc, root, role, party)
+                if party is not None and not rules.is_current(root, party, today):
+                    continue
+                if tspec.decision and party is not None:
+                    answers = proc.data.get("decisions", {}).get(tspec.decision, {}).get("answers", {})
+                    if party in answers:
+                        continue
+                if tspec.name == "sign" and party is not None and root.parties[party].get("signed_on"):
+                    continue
+            except NotAllowed:
+                continue
+            out.append(tspec.name)
+        return out
+
+    def next_reminder(self, d: Deadline) -> dt.datetime | None:
+        if d.next_at is None:
+            return None
+        steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
+        step = next_reminder(steps, d.step)
+        return step.moment if step and d.status == "open" else None
+
+
+def as_list(value: Iterable[Any] | None) -> list[Any]:
+    return list(value or [])

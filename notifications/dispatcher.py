@@ -1,0 +1,82 @@
+"""Drains the outbox apart from the commands that filled it, so a slow mail server never holds a transaction.
+Temporary failures are retried with growing back-off on the engine's clock; after the last attempt, or on a
+permanent refusal, the message is marked failed and the secretariat is told."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Callable
+
+from engine.model import Notification
+from notifications.render import message_id, render_message, render_subject
+from notifications.transports import PermanentFailure, TemporaryFailure, Transport
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, repo: Any, transport: Transport, *, sender: str, max_attempts: int = 6,
+                 retry_base_seconds: int = 300, batch_size: int = 100, tz: dt.tzinfo | None = None,
+                 secretariat: Callable[[str], list[dict[str, str]]] | None = None,
+                 lease: dt.timedelta = dt.timedelta(minutes=10)) -> None:
+        self.repo = repo
+        self.transport = transport
+        self.sender = sender
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base_seconds
+        self.batch_size = batch_size
+        self.tz = tz
+        self.secretariat = secretariat
+        self.lease = lease
+
+    def __call__(self, now: dt.datetime) -> int:
+        return self.dispatch(now)
+
+    def dispatch(self, now: dt.datetime) -> int:
+        """Send everything due at `now`; returns the number of messages delivered."""
+        sent = 0
+        while True:
+            rows = self.repo.claim(now, self.batch_size, self.lease)
+            if not rows:
+                return sent
+            for row in rows:
+                sent += self._one(row, now)
+
+    def _one(self, row: Any, now: dt.datetime) -> int:
+        local_now = now.astimezone(self.tz) if self.tz else now
+        try:
+            msg = render_message(row.payload, sender=self.sender, now=local_now)
+        except (ValueError, KeyError) as exc:  # a payload that cannot become a message will never be sent
+            self._fail(row, f"cannot render: {exc}", now)
+            return 0
+        try:
+            self.transport.send(msg)
+        except PermanentFailure as exc:
+            self._fail(row, f"refused: {exc}", now)
+            return 0
+        except (TemporaryFailure, OSError) as exc:
+            if row.attempts >= self.max_attempts:
+                self._fail(row, f"gave up after {row.attempts} attempts: {exc}", now)
+            else:
+                delay = dt.timedelta(seconds=self.retry_base * 2 ** (row.attempts - 1))
+                self.repo.mark_retry(row.id, now + delay, str(exc))
+            return 0
+        self.repo.mark_sent(row.id, now, msg["Message-ID"] or message_id(row.key))
+        return 1
+
+    def _fail(self, row: Any, error: str, now: dt.datetime) -> None:
+        log.warning("outbox %s to %s failed: %s", row.id, row.to_addr, error)
+        alerts: list[Notification] = []
+        if self.secretariat is not None and row.kind != "delivery_failed":
+            for contact in self.secretariat(row.root_id):
+                payload = {**{k: row.payload.get(k) for k in ("agreement_id", "agreement_title", "process_id",
+                                                               "article", "deadlines")},
+                           "template": "delivery_failed", "lang": contact.get("language", "nl"),
+                           "to_name": contact["name"], "to_addr": contact["email"], "failed_to": row.to_addr,
+                           "text": error}
+                payload["key"] = f"{row.key}|failed|{contact['email'].lower()}"
+                alerts.append(Notification(key=payload["key"], process_id=row.process_id, root_id=row.root_id,
+                                           to_addr=contact["email"], to_name=contact["name"],
+                                           subject=render_subject(payload), payload=payload,
+                                           kind="delivery_failed"))
+        self.repo.mark_failed(row.id, error, alerts, now)

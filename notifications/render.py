@@ -1,0 +1,334 @@
+"""Turn an outbox payload into an email: Dutch or English text, one .ics per deadline.
+
+The payload is plain JSON written by the engine when it queued the notification, so rendering is a pure function
+of (payload, sender, now): rendering the same payload twice gives the same message, with the same Message-ID, which
+is what lets a retried or duplicated delivery be recognised downstream.
+
+Everything that came from a user (titles, names, letter references, free text) is reduced to single lines before
+it reaches a template, and the subject is flattened once more after rendering: no payload can add a header.
+Confidential notes (Art. 5.9) are never read from the payload at all.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import icalendar
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+
+__all__ = [
+    "DEFAULT_LANG",
+    "LANGS",
+    "TEMPLATES",
+    "long_date",
+    "message_bytes",
+    "message_id",
+    "one_line",
+    "render_message",
+    "render_subject",
+]
+
+TEMPLATES = frozenset(
+    {"reminder", "missed", "escalation", "confirmation", "delivery_failed", "progress_escalation"}
+)
+LANGS = ("nl", "en")
+DEFAULT_LANG = "nl"
+PRODID = "-//convenant//notifications//NL"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+_MONTHS = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni",
+           "juli", "augustus", "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June",
+           "July", "August", "September", "October", "November", "December"),
+}
+_STATUS = {
+    "nl": {"open": "open", "met": "voldaan", "missed": "verstreken", "cancelled": "vervallen"},
+    "en": {"open": "open", "met": "met", "missed": "missed", "cancelled": "cancelled"},
+}
+# Calendar clients show a cancelled VEVENT struck through; everything else is a fixed legal date.
+_ICS_STATUS = {"cancelled": "CANCELLED"}
+
+# C0/C1 controls and the Unicode line/paragraph separators: any of them could end a header line somewhere.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# A subject whose last part (usually the agreement title) is empty would otherwise end in " -".
+_TRAILING_SEPARATOR = re.compile(r"(?:\s+[-\u2013])+\s*$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def one_line(value: Any) -> str:
+    """Collapse a user-supplied value to one line: line breaks and control characters become single spaces."""
+    if value is None:
+        return ""
+    return " ".join(_CONTROL.sub(" ", str(value)).split())
+
+
+def _paragraphs(value: Any) -> str:
+    """Free text keeps its line breaks (normalised to LF) in the body, but loses every other control character."""
+    if value is None:
+        return ""
+    lines = [one_line(line) for line in _LINE_BREAK.split(str(value))]
+    return "\n".join(lines).strip("\n")
+
+
+def long_date(value: date | str, lang: str = DEFAULT_LANG) -> str:
+    """A date as a civil servant writes it: '3 april 2025' in Dutch, '3 April 2025' in English."""
+    day = value if isinstance(value, date) else date.fromisoformat(value)
+    months = _MONTHS.get(lang, _MONTHS[DEFAULT_LANG])
+    return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+def message_id(key: str, domain: str = "convenant.local") -> str:
+    """A Message-ID derived from the idempotency key, so a re-sent duplicate carries the same id."""
+    if not key:
+        raise ValueError("payload field 'key' is required for the Message-ID")
+    if not _DOMAIN.match(domain):
+        raise ValueError(f"message_id_domain {domain!r} is not a valid domain")
+    return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{domain}>"
+
+
+def _localized(value: Any, lang: str) -> str:
+    """Pick the wanted language from a {'nl': ..., 'en': ...} dict, falling back to Dutch, then to anything."""
+    if isinstance(value, Mapping):
+        for candidate in (value.get(lang), value.get(DEFAULT_LANG), *value.values()):
+            if candidate:
+                return one_line(candidate)
+        return ""
+    return one_line(value)
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """One deadline as templates and the calendar see it: already localised and flattened."""
+
+    kind: str
+    title: str
+    due: date
+    due_words: str
+    article: str
+    status: str
+    status_words: str
+    uid: str
+    sequence: int
+
+
+def _deadlines(payload: Mapping[str, Any], lang: str) -> list[DeadlineView]:
+    raw = payload.get("deadlines") or []
+    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+        raise ValueError("payload field 'deadlines' must be a list")
+    views = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"payload field 'deadlines[{i}]' must be an object")
+        try:
+            due = date.fromisoformat(str(item["due"]))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"payload field 'deadlines[{i}].due' must be a date YYYY-MM-DD") from exc
+        kind = one_line(item.get("kind")) or "deadline"
+        status = one_line(item.get("status")) or "open"
+        uid = one_line(item.get("uid")) or _fallback_uid(payload, kind)
+        views.append(
+            DeadlineView(
+                kind=kind,
+                title=_localized(item.get("title"), lang) or kind,
+                due=due,
+                due_words=long_date(due, lang),
+                article=one_line(item.get("article")) or one_line(payload.get("article")),
+                status=status,
+                status_words=_STATUS.get(lang, _STATUS[DEFAULT_LANG]).get(status, status),
+                uid=uid,
+                sequence=_int(item.get("sequence", payload.get("sequence")), f"deadlines[{i}].sequence") or 0,
+            )
+        )
+    return views
+
+
+def _fallback_uid(payload: Mapping[str, Any], kind: str) -> str:
+    """Only for payloads without a uid: stable per process and deadline kind, so updates replace the event."""
+    seed = f"{one_line(payload.get('process_id'))}/{kind}"
+    return f"{hashlib.sha256(seed.encode('utf-8')).hexdigest()[:32]}@convenant"
+
+
+def _int(value: Any, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload field '{field}' must be an integer") from exc
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """Plain-text templates: no HTML escaping, and a typo in a template fails loudly instead of printing nothing."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["long_date"] = long_date
+    return env
+
+
+def _template(name: str, lang: str) -> Template:
+    """The template in the wanted language, or the Dutch one where that language has none."""
+    langs = [lang, DEFAULT_LANG] if lang in LANGS and lang != DEFAULT_LANG else [DEFAULT_LANG]
+    return _environment().select_template([f"{code}/{name}.txt.j2" for code in langs])
+
+
+def _block(template: Template, name: str, context: Mapping[str, Any]) -> str:
+    return "".join(template.blocks[name](template.new_context(dict(context))))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The localised parts of one message; `lang` is the language actually used after any fallback."""
+
+    lang: str
+    subject: str
+    body: str
+    deadlines: list[DeadlineView]
+    context: dict[str, Any]
+
+
+def _render(payload: Mapping[str, Any]) -> Rendered:
+    name = str(payload.get("template", ""))
+    if name not in TEMPLATES:
+        raise ValueError(f"payload field 'template' must be one of {sorted(TEMPLATES)}, not {name!r}")
+    try:
+        template = _template(name, str(payload.get("lang") or DEFAULT_LANG))
+    except TemplateNotFound as exc:
+        raise ValueError(f"no template for {name!r}") from exc
+    lang = template.name.split("/", 1)[0] if template.name else DEFAULT_LANG
+    deadlines = _deadlines(payload, lang)
+    context: dict[str, Any] = {
+        "lang": lang,
+        "to_name": one_line(payload.get("to_name")),
+        "to_addr": one_line(payload.get("to_addr")),
+        "agreement_id": one_line(payload.get("agreement_id")),
+        "agreement_title": one_line(payload.get("agreement_title")) or one_line(payload.get("agreement_id")),
+        "process_id": one_line(payload.get("process_id")),
+        "article": one_line(payload.get("article")),
+        "level": _int(payload.get("level"), "level"),
+        "level_name": _localized(payload.get("level_name"), lang),
+        "expected": _localized(payload.get("expected"), lang),
+        "text": _paragraphs(_localized_text(payload.get("text"), lang)),
+        "days_left": _int(payload.get("days_left"), "days_left"),
+        "trigger": one_line(payload.get("trigger")),
+        "action": _localized(payload.get("trigger_label"), lang) or one_line(payload.get("trigger")),
+        "state": one_line(payload.get("state")),
+        "ref": one_line(payload.get("ref")),
+        "theme": _localized(payload.get("theme"), lang),
+        "failed_to": one_line(payload.get("failed_to")),
+        "deadlines": deadlines,
+        "deadline": deadlines[0] if deadlines else None,
+    }
+    # Flattened again whatever the template did. The subject templates separate parts with an ASCII hyphen:
+    # the stdlib folds a long header before a non-ASCII word with a doubled space, so fewer of those is better.
+    subject = _TRAILING_SEPARATOR.sub("", one_line(_block(template, "subject", context)))
+    body = template.render(context)
+    return Rendered(lang=lang, subject=subject, body=body, deadlines=deadlines, context=context)
+
+
+def _localized_text(value: Any, lang: str) -> Any:
+    """Free text may be given per language like titles, but keeps its paragraphs."""
+    if isinstance(value, Mapping):
+        return value.get(lang) or value.get(DEFAULT_LANG) or next((v for v in value.values() if v), "")
+    return value
+
+
+def render_subject(payload: Mapping[str, Any]) -> str:
+    """The subject line alone, for the outbox listing; it never contains a line break."""
+    return _render(payload).subject
+
+
+def _calendar(deadline: DeadlineView, context: Mapping[str, Any], now: datetime) -> bytes:
+    """One all-day VEVENT per deadline; its UID is the deadline's, so a later SEQUENCE updates the same event."""
+    template = _template("_calendar", str(context["lang"]))
+    ctx = {**context, "deadline": deadline}
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    event = icalendar.Event()
+    event.add("uid", deadline.uid)
+    event.add("dtstamp", now.astimezone(timezone.utc))
+    event.add("dtstart", deadline.due)
+    event.add("dtend", deadline.due + timedelta(days=1))
+    event.add("summary", one_line(_block(template, "summary", ctx)))
+    event.add("description", _block(template, "description", ctx).strip())
+    event.add("sequence", deadline.sequence)
+    event.add("transp", "TRANSPARENT")
+    event.add("status", _ICS_STATUS.get(deadline.status, "CONFIRMED"))
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+def render_message(
+    payload: Mapping[str, Any],
+    *,
+    sender: str,
+    now: datetime,
+    message_id_domain: str = "convenant.local",
+) -> EmailMessage:
+    """Build the complete message for one recipient.
+
+    `now` is the engine's clock (virtual in a simulation); it becomes the Date header and the DTSTAMP, so the
+    message says when the engine sent it, not when the test or the machine ran.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    to_addr = one_line(payload.get("to_addr"))
+    try:
+        Address(addr_spec=to_addr)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ValueError(f"payload field 'to_addr' is not an email address: {to_addr!r}") from exc
+    rendered = _render(payload)
+
+    msg = EmailMessage(policy=email.policy.default)
+    msg["From"] = one_line(sender)
+    msg["To"] = formataddr((rendered.context["to_name"], to_addr))
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id(str(payload.get("key") or ""), message_id_domain)
+    # RFC 3834: tells out-of-office responders not to answer an automatic notice.
+    msg["Auto-Submitted"] = "auto-generated"
+    # Quoted-printable keeps the body 7-bit, so no server needs 8BITMIME to carry "geëscaleerd".
+    msg.set_content(
+        rendered.body, charset="utf-8", cte="quoted-printable", headers=[f"Content-Language: {rendered.lang}"]
+    )
+    msg.make_mixed()
+    for deadline in rendered.deadlines:
+        # Bytes, not str: the email package would rewrite a text part's CRLF, and RFC 5545 requires CRLF.
+        msg.add_attachment(
+            _calendar(deadline, rendered.context, now),
+            maintype="text",
+            subtype="calendar",
+            filename=f"{_SAFE_NAME.sub('_', deadline.kind)}.ics",
+            params={"method": "PUBLISH", "charset": "utf-8"},
+        )
+    # After make_mixed, which moves every Content-* header of the top level down into the text part.
+    msg["Content-Language"] = rendered.lang
+    return msg
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The wire form: CRLF line endings throughout, as SMTP requires (servers refuse bare LF)."""
+    return msg.as_bytes(policy=email.policy.SMTP)

@@ -1,0 +1,151 @@
+"""The read side: listings, the history stream and the chain check. Histories are streamed in pages of rows,
+never loaded whole, so a long history stays cheap in memory."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+
+from engine.model import Deadline
+from storage import tables as t
+from storage.store import GENESIS, HISTORY_FIELDS, SqlStore, _deadline, _process, aware, hashed_fields, naive, record_hash
+
+PAGE = 1000
+
+
+def list_roots(store: SqlStore) -> list[Any]:
+    with store.reading() as conn:
+        rows = conn.execute(sa.select(t.processes).where(t.processes.c.parent_id.is_(None))
+                            .order_by(t.processes.c.id)).mappings()
+        return [_process(r) for r in rows]
+
+
+def list_deadlines(store: SqlStore, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
+                   root_id: str | None = None) -> list[Deadline]:
+    stmt = sa.select(t.deadlines)
+    if statuses:
+        stmt = stmt.where(t.deadlines.c.status.in_(statuses))
+    if due_until is not None:
+        stmt = stmt.where(t.deadlines.c.due <= due_until)
+    if root_id is not None:
+        stmt = stmt.where(t.deadlines.c.root_id == root_id)
+    stmt = stmt.order_by(t.deadlines.c.due, t.deadlines.c.id)
+    with store.reading() as conn:
+        return [_deadline(r) for r in conn.execute(stmt).mappings()]
+
+
+def history(store: SqlStore, process_id: str | None = None, *, include_children: bool = True,
+            party: str | None = None, since: str | None = None, until: str | None = None
+            ) -> Iterator[dict[str, Any]]:
+    """Records in recording order, in pages (keyset on seq)."""
+    last = 0
+    while True:
+        stmt = sa.select(t.records).where(t.records.c.seq > last)
+        if process_id is not None:
+            if include_children:
+                stmt = stmt.where(sa.or_(t.records.c.root == process_id, t.records.c.process == process_id))
+            else:
+                stmt = stmt.where(t.records.c.process == process_id)
+        if party:
+            stmt = stmt.where(t.records.c.party == party)
+        if since:
+            stmt = stmt.where(t.records.c.effective >= since)
+        if until:
+            stmt = stmt.where(t.records.c.effective <= until)
+        with store.reading() as conn:
+            rows = conn.execute(stmt.order_by(t.records.c.seq).limit(PAGE)).mappings().all()
+        if not rows:
+            return
+        for row in rows:
+            yield record_view(row)
+        last = rows[-1]["seq"]
+
+
+def record_view(row: Any) -> dict[str, Any]:
+    out = {k: row[k] for k in HISTORY_FIELDS}
+    out["data"] = json.loads(row["data"]) if row["data"] else {}
+    out["prev_hash"] = row["prev_hash"]
+    return out
+
+
+def verify_chain(store: SqlStore) -> dict[str, Any]:
+    """Recompute every hash in order. Finds an edited record (its hash), a removed or reordered one (the
+    sequence and the previous hash) and a removed tail (the chain head)."""
+    prev, expected, count = GENESIS, 1, 0
+    last = 0
+    while True:
+        with store.reading() as conn:
+            rows = conn.execute(sa.select(t.records).where(t.records.c.seq > last)
+                                .order_by(t.records.c.seq).limit(PAGE)).mappings().all()
+        if not rows:
+            break
+        for row in rows:
+            problem = None
+            if row["seq"] != expected:
+                problem = f"record {expected} is missing (next is {row['seq']})"
+            elif row["prev_hash"] != prev:
+                problem = "its link to the previous record does not match"
+            elif record_hash(hashed_fields(row), prev) != row["hash"]:
+                problem = "its content does not match its hash (edited)"
+            if problem:
+                return {"intact": False, "records": count, "first_bad": min(row["seq"], expected),
+                        "problem": problem}
+            prev, expected, count = row["hash"], expected + 1, count + 1
+        last = rows[-1]["seq"]
+    with store.reading() as conn:
+        head = conn.execute(sa.select(t.chain_head)).mappings().first()
+    if head and (head["seq"] != count or head["hash"] != prev):
+        return {"intact": False, "records": count, "first_bad": count + 1,
+                "problem": f"the chain head says {head['seq']} records but {count} were found (records removed "
+                           f"at the end)"}
+    return {"intact": True, "records": count, "head": prev}
+
+
+def refusals(store: SqlStore, limit: int = 200) -> list[dict[str, Any]]:
+    with store.reading() as conn:
+        rows = conn.execute(sa.select(t.refusals).order_by(t.refusals.c.id.desc()).limit(limit)).mappings()
+        return [{**dict(r), "at": aware(r["at"]).isoformat()} for r in rows]
+
+
+# -- API tokens ---------------------------------------------------------------------------------------
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(store: SqlStore, name: str, role: str, party: str | None, now: dt.datetime) -> str:
+    token = "cvn_" + secrets.token_urlsafe(32)
+    with store.transaction() as tx:
+        exists = tx.conn.execute(sa.select(t.tokens.c.id).where(t.tokens.c.name == name)).first()
+        if exists:
+            from engine.errors import NotAllowed
+            raise NotAllowed(f"a token named {name!r} exists already; revoke it first")
+        tx.conn.execute(t.tokens.insert().values(name=name, role=role, party=party, hash=token_hash(token),
+                                                 created_at=naive(now)))
+    return token
+
+
+def list_tokens(store: SqlStore) -> list[dict[str, Any]]:
+    with store.reading() as conn:
+        rows = conn.execute(sa.select(t.tokens.c.name, t.tokens.c.role, t.tokens.c.party, t.tokens.c.created_at,
+                                      t.tokens.c.revoked_at).order_by(t.tokens.c.name)).mappings()
+        return [{"name": r["name"], "role": r["role"], "party": r["party"],
+                 "created_at": aware(r["created_at"]).isoformat(),
+                 "revoked_at": aware(r["revoked_at"]).isoformat() if r["revoked_at"] else None} for r in rows]
+
+
+def revoke_token(store: SqlStore, name: str, now: dt.datetime) -> bool:
+    with store.transaction() as tx:
+        result = tx.conn.execute(t.tokens.update().where(t.tokens.c.name == name, t.tokens.c.revoked_at.is_(None))
+                                 .values(revoked_at=naive(now)))
+        return result.rowcount == 1
+
+
+def find_token(store: SqlStore, token: str) -> dict[str, Any] | None:
+    with store.reading() as conn:
+        row = conn.execute(sa.select(t.tokens).where(t.tokens.c.hash == token_hash(token),
+                                                     t.tokens.c.revoked_at.is_(None))).mappings().first()
+        return dict(row) if row else None

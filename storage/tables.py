@@ -1,0 +1,139 @@
+"""The schema. Times are naive UTC; legal dates are DATE; the history keeps its rendered text so that the hash
+chain does not depend on how a backend round-trips a datetime."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+processes = sa.Table(
+    "processes", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("workflow", sa.String(64), nullable=False),
+    sa.Column("ptype", sa.String(64), nullable=False),
+    sa.Column("parent_id", sa.String(200), nullable=True),
+    sa.Column("root_id", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False, default=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("next_auto_at", sa.DateTime, nullable=True),
+    sa.Index("ix_processes_root", "root_id"),
+    sa.Index("ix_processes_next_auto", "next_auto_at", postgresql_where=sa.text("next_auto_at IS NOT NULL"),
+             sqlite_where=sa.text("next_auto_at IS NOT NULL")),
+)
+
+deadlines = sa.Table(
+    "deadlines", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process_id", sa.String(200), nullable=False),
+    sa.Column("root_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=True),
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("article", sa.String(64), nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("moment", sa.Boolean, nullable=False, default=False),
+    sa.Column("responsible", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("met_on", sa.Date, nullable=True),
+    sa.Column("missed_at", sa.DateTime, nullable=True),
+    sa.Column("step", sa.Integer, nullable=False, default=0),
+    sa.Column("next_at", sa.DateTime, nullable=True),
+    sa.Index("ix_deadlines_process", "process_id"),
+    sa.Index("ix_deadlines_root", "root_id"),
+    # The sweep asks only for rows with a next step: a partial index keeps it linear.
+    sa.Index("ix_deadlines_next_at", "next_at", postgresql_where=sa.text("next_at IS NOT NULL"),
+             sqlite_where=sa.text("next_at IS NOT NULL")),
+    sa.Index("ix_deadlines_status_due", "status", "due"),
+)
+
+records = sa.Table(
+    "records", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("process", sa.String(200), nullable=False),
+    sa.Column("root", sa.String(200), nullable=False),
+    sa.Column("trigger", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("dest", sa.String(64), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("party", sa.String(64), nullable=True),
+    sa.Column("effective", sa.String(10), nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("article", sa.String(64), nullable=False),
+    sa.Column("ref", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("format", sa.Integer, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_records_root_seq", "root", "seq"),
+    sa.Index("ix_records_process_seq", "process", "seq"),
+)
+
+chain_head = sa.Table(
+    "chain_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(400), nullable=False, unique=True),
+    sa.Column("process_id", sa.String(200), nullable=False),
+    sa.Column("root_id", sa.String(200), nullable=False),
+    sa.Column("deadline_id", sa.Integer, nullable=True),
+    sa.Column("record_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("to_addr", sa.String(320), nullable=False),
+    sa.Column("to_name", sa.String(200), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=True),
+    sa.Column("sent_at", sa.DateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("message_id", sa.String(200), nullable=True),
+    sa.Index("ix_outbox_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'"),
+             sqlite_where=sa.text("status = 'pending'")),
+    sa.Index("ix_outbox_process", "root_id"),
+)
+
+refusals = sa.Table(
+    "refusals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("process", sa.String(200), nullable=True),
+    sa.Column("trigger", sa.String(64), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=True),
+    sa.Column("role", sa.String(32), nullable=True),
+    sa.Column("party", sa.String(64), nullable=True),
+    sa.Column("code", sa.Integer, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("article", sa.String(64), nullable=True),
+)
+
+tokens = sa.Table(
+    "tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("party", sa.String(64), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime, nullable=True),
+)
