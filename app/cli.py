@@ -209,10 +209,11 @@ def agreements() -> None:
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="a TOML data file: parties, contacts, themes")
 @click.option("--id", "pid", help="the agreement's id (default: from the data file)")
 @click.option("--actor", default="secretariaat", show_default=True)
+@click.option("--exists-ok", is_flag=True, help="an agreement with this id already there is not an error")
 @pass_ctx
 @run
 def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, file: str | None,
-                      pid: str | None, actor: str) -> None:
+                      pid: str | None, actor: str, exists_ok: bool) -> None:
     from engine.agreements import read_data_file
     import workflows as registry
     app = ctx.app()
@@ -230,6 +231,14 @@ def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, 
             raise BadInput("give --example NAME, or --workflow NAME with --file FILE.toml", field="workflow")
         app.service.workflow(workflow_name)
         raw = read_data_file(file)
+    target = pid or raw.get("id")
+    if exists_ok and target:
+        with app.store.transaction() as tx:
+            existing = tx.get_process(target)
+        if existing is not None:
+            ctx.out({"id": existing.id, "workflow": existing.workflow, "state": existing.state, "existed": True},
+                    f"{existing.id} (exists already, state {existing.state})")
+            return
     result = app.service.create_agreement(workflow_name, raw, actor=actor, pid=pid)
     ctx.out(result, result["id"])
 
