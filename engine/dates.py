@@ -4,6 +4,7 @@ All legal dates are calendar dates in Europe/Amsterdam; these functions know not
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from typing import Iterable, Literal
 
@@ -62,10 +63,14 @@ def previous_working_day(day: dt.date, extra_rest_days: Iterable[dt.date] = ()) 
     return day
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(text: str, field: str = "date") -> dt.date:
     """Strict ISO 8601 calendar date; raises ValueError naming the field for '2025-02-30' or 'tomorrow'."""
     try:
-        if len(text) != 10:
+        # only the calendar form: Python also reads week dates ('2025-W12-4') of the same length
+        if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
             raise ValueError
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):

@@ -6,6 +6,7 @@ agreement is a new definition file, not new engine code."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import tomllib
 from functools import cached_property
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.dates import CALENDAR_RULES
+from engine.dates import CalendarRule
 from engine.errors import BadInput
 
 ROLES = ("secretariat", "party", "auditor")
@@ -33,18 +34,26 @@ class DateExpr(Strict):
     on: bool = False
     days: int | str = 0            # an int, or "$section.key" / "-$section.key" taken from config.toml
     months: int = 0
-    calendar: str = "calendar_days"
+    calendar: CalendarRule = "calendar_days"   # a Literal, so that an error names the field 'calendar'
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and not value.lstrip("-").startswith("$"):
+            raise ValueError("days must be a number or a '$section.key' of config.toml")
+        return value
 
     @model_validator(mode="after")
     def _one_base(self) -> "DateExpr":
         bases = [self.fact is not None, self.deadline is not None, self.date is not None, self.on]
         if sum(bases) != 1:
             raise ValueError("a date needs exactly one of 'fact', 'deadline', 'date' or 'on'")
-        if self.calendar not in CALENDAR_RULES:
-            raise ValueError(f"calendar must be one of {', '.join(CALENDAR_RULES)}")
-        if isinstance(self.days, str) and not self.days.lstrip("-").startswith("$"):
-            raise ValueError("days must be a number or a '$section.key' of config.toml")
         return self
+
+    @property
+    def config_key(self) -> str | None:
+        """The dotted config.toml key that 'days' names, if it names one."""
+        return self.days.lstrip("-")[1:] if isinstance(self.days, str) else None
 
     def describe(self) -> str:
         base = (f"fixed {self.date.isoformat()}" if self.date else f"deadline {self.deadline}" if self.deadline
@@ -282,14 +291,23 @@ def _check_references(wf: WorkflowDefinition) -> list[tuple[str, str]]:
             for dest in [trig.dest] + [b.dest for b in trig.branches]:
                 if dest is not None and dest not in states:
                     problems.append((f"{tw}.dest", f"unknown state {dest!r}"))
+            outcomes = ({r.outcome for r in proc.decisions[trig.decision].rules}
+                        if trig.decision in proc.decisions else set())
             for j, branch in enumerate(trig.branches):
                 if not rules.condition_known(branch.when):
                     problems.append((f"{tw}.branches[{j}].when", f"unknown condition {branch.when!r}"))
+                else:
+                    problems += _check_condition(branch.when, trig, outcomes, f"{tw}.branches[{j}].when")
                 for k, call in enumerate(branch.effects):
                     problems += _check_call(call, f"{tw}.branches[{j}].effects[{k}]", rules.EFFECTS, wf)
             for j, guard in enumerate(trig.guards):
                 if guard.check not in rules.GUARDS:
                     problems.append((f"{tw}.guards[{j}].check", f"unknown guard {guard.check!r}"))
+                else:
+                    problems += _check_args(rules.GUARDS[guard.check], guard.args, f"{tw}.guards[{j}].args",
+                                            wf, article=guard.article)
+                    if isinstance(guard.args.get("date"), dict):
+                        problems += _check_date(guard.args["date"], f"{tw}.guards[{j}].args.date", proc)
                 if not guard.article.strip():
                     problems.append((f"{tw}.guards[{j}].article", "every guard names its article"))
             for j, call in enumerate(trig.effects):
@@ -300,12 +318,20 @@ def _check_references(wf: WorkflowDefinition) -> list[tuple[str, str]]:
             if trig.decision and trig.decision not in proc.decisions:
                 problems.append((f"{tw}.decision", f"unknown decision {trig.decision!r}"))
             if trig.decision and proc.decisions.get(trig.decision):
-                param = proc.decisions[trig.decision].param
-                if param not in trig.params and trig.answer is None:
-                    problems.append((f"{tw}.params", f"a vote needs the parameter {param!r}"))
+                dec = proc.decisions[trig.decision]
+                if dec.param not in trig.params and trig.answer is None:
+                    problems.append((f"{tw}.params", f"a vote needs the parameter {dec.param!r}"))
+                if trig.answer is not None and trig.answer not in dec.answers:
+                    problems.append((f"{tw}.answer", f"{trig.answer!r} is not one of {dec.answers}"))
+            elif trig.answer is not None:
+                problems.append((f"{tw}.answer", "an answer needs a 'decision'"))
+            if trig.automatic is not None:
+                for j, expr in enumerate(trig.automatic.at):
+                    problems += _check_date(expr, f"{tw}.automatic.at[{j}]", proc)
         for i, dl in enumerate(proc.deadlines):
-            if dl.due.deadline and dl.due.deadline not in proc.deadline_map:
-                problems.append((f"{where}.deadlines[{i}].due.deadline", f"unknown deadline {dl.due.deadline!r}"))
+            if not dl.article.strip():
+                problems.append((f"{where}.deadlines[{i}].article", "every deadline names its article"))
+            problems += _check_date(dl.due, f"{where}.deadlines[{i}].due", proc)
             for trig_name in dl.met_by:
                 if trig_name not in proc.trigger_map:
                     problems.append((f"{where}.deadlines[{i}].met_by", f"unknown trigger {trig_name!r}"))
@@ -318,9 +344,52 @@ def _check_references(wf: WorkflowDefinition) -> list[tuple[str, str]]:
 def _check_call(call: Call, where: str, library: dict, wf: WorkflowDefinition) -> list[tuple[str, str]]:
     if call.do not in library:
         return [(f"{where}.do", f"unknown effect {call.do!r}")]
-    ptype = call.args.get("ptype")
+    return _check_args(library[call.do], call.args, f"{where}.args", wf)
+
+
+def _check_args(fn: Any, args: dict[str, Any], where: str, wf: WorkflowDefinition, **fixed: Any
+                ) -> list[tuple[str, str]]:
+    """The arguments a building block needs must be there, so that a definition cannot fail mid-command."""
+    try:
+        inspect.signature(fn).bind(None, **fixed, **args)
+    except TypeError as exc:
+        return [(where, str(exc))]
+    ptype = args.get("ptype")
     if ptype is not None and ptype not in wf.processes:
-        return [(f"{where}.args.ptype", f"unknown process type {ptype!r}")]
+        return [(f"{where}.ptype", f"unknown process type {ptype!r}")]
+    return []
+
+
+def _check_condition(when: str, trig: TriggerSpec, outcomes: set[str], where: str) -> list[tuple[str, str]]:
+    if when.startswith("param:"):
+        key, _, want = when[len("param:"):].partition("=")
+        spec = trig.params.get(key)
+        if spec is None:
+            return [(where, f"condition {when!r} names no parameter of {trig.name}")]
+        if spec.options and want not in spec.options:
+            return [(where, f"condition {when!r}: {want!r} is not one of {spec.options}")]
+    if when.startswith("outcome:") and when[len("outcome:"):] not in outcomes:
+        return [(where, f"condition {when!r}: no rule of the trigger's decision has this outcome")]
+    return []
+
+
+def _check_date(expr: DateExpr | dict, where: str, proc: ProcessSpec) -> list[tuple[str, str]]:
+    from engine.config import Settings
+
+    if isinstance(expr, dict):
+        try:
+            expr = DateExpr.model_validate(expr)
+        except ValidationError as exc:
+            return [(where, exc.errors()[0]["msg"])]
+    if expr.deadline and expr.deadline not in proc.deadline_map:
+        return [(f"{where}.deadline", f"unknown deadline {expr.deadline!r}")]
+    if expr.config_key is not None:
+        try:
+            value = Settings().param(expr.config_key)
+        except (AttributeError, KeyError):
+            return [(f"{where}.days", f"config.toml has no key {expr.config_key!r}")]
+        if not isinstance(value, int):
+            return [(f"{where}.days", f"config.toml key {expr.config_key!r} is not a number of days")]
     return []
 
 

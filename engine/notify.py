@@ -14,7 +14,9 @@ from engine.model import Deadline, Notification, Process
 if TYPE_CHECKING:
     from engine.service import Service
 
-LEVEL_NAMES = {"do": {"nl": "Directeurenoverleg CE overheden", "en": "Directors' consultation (DO)"},
+LEVEL_NAMES = {"responsible": {"nl": "de verantwoordelijke partij en het secretariaat",
+                               "en": "the responsible party and the secretariat"},
+               "do": {"nl": "Directeurenoverleg CE overheden", "en": "Directors' consultation (DO)"},
                "bo": {"nl": "Bestuurlijk Overleg CE overheden", "en": "Administrative consultation (BO)"}}
 
 

@@ -397,8 +397,11 @@ class Service:
     def _auto_candidates(self, wf: WorkflowDefinition, proc: Process, root: Process, deadlines: list[Deadline]
                          ) -> list[tuple[TriggerSpec, dt.date]]:
         spec = wf.process(proc.ptype)
+        # A time anchored on a deadline holds only while that deadline is awaited: once the extension decision
+        # is taken, 'open_extension_decision' must not fire again from the state the decision led back to.
+        awaited = [d for d in deadlines if d.status in ("open", "missed") and d.met_on is None]
         probe = self._act(wf, spec, None, proc, root, SYSTEM_ACTOR, SYSTEM_ROLE, None, dt.date.min, None, None,
-                          {}, dt.datetime.now(UTC), deadlines)
+                          {}, proc.created_at, awaited)
         out = []
         for tspec in spec.triggers:
             if tspec.automatic is None or proc.state not in expand_sources(wf, tspec.source):
