@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from engine.config import Settings, load_settings
+from engine.config import Settings, check_reminder_kinds, load_settings
 from engine.definitions import WorkflowDefinition
 from engine.errors import ConvenantError
 from engine.notify import governance_contacts
@@ -75,8 +75,10 @@ def build(given_config: str | None = None, *, clock: Callable[[], dt.datetime] |
     if path is None:
         settings = settings.model_copy(update={"base_dir": Path.cwd()})
     check_url(settings.database.url)
-    store = SqlStore(settings.database_url(), echo=settings.database.echo)
     defs = workflows.load_all()
+    check_reminder_kinds(settings, {d.kind for wf in defs.values() for p in wf.processes.values()
+                                    for d in p.deadlines})
+    store = SqlStore(settings.database_url(), echo=settings.database.echo)
     service = Service(store, settings, defs, subject=render_subject, clock_override=clock)
     return App(settings=settings, store=store, service=service, outbox=OutboxRepo(store), workflows=defs,
                config_path=path)

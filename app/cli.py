@@ -555,8 +555,13 @@ def serve(ctx: Ctx, host: str | None, port: int | None) -> None:
 @pass_ctx
 @run
 def scheduler(ctx: Ctx, once: bool) -> None:
-    """The scheduler alone (a worker)."""
+    """The scheduler alone (a worker): runs what is due now, then at each next due moment and at least every
+    [scheduler] interval_seconds, logging one line per run to stderr; SIGTERM or Ctrl-C stops it cleanly."""
+    import logging
     from engine.scheduler import Worker
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("engine.scheduler").setLevel(logging.INFO)   # one line per run; libraries stay quiet
     app = ctx.app()
     worker = Worker(app.service, app.dispatcher(), interval_seconds=app.settings.scheduler.interval_seconds,
                     batch=app.settings.scheduler.batch_size)

@@ -178,7 +178,19 @@ class Settings(BaseModel):
 
 
 def _key_of(error: dict) -> str:
-    return ".".join(str(part) for part in error["loc"])
+    """The dotted key of a failed value; a list item is named by its list (reminders.publication, not .0)."""
+    return ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+
+
+def check_reminder_kinds(settings: Settings, kinds: set[str]) -> None:
+    """A [reminders] key that is no deadline kind (of a workflow, or of the shipped defaults) is a typo that
+    would silently keep the defaults."""
+    kinds = set(kinds) | set(DEFAULT_REMINDERS)
+    unknown = sorted(set(settings.reminders) - kinds)
+    if unknown:
+        key = f"reminders.{unknown[0]}"
+        raise BadInput(f"config.toml: [reminders] key {key!r}: no workflow has a deadline of this kind (kinds: "
+                       f"{', '.join(sorted(kinds))})", field=key)
 
 
 def load_settings(path: str | os.PathLike | None) -> Settings:
@@ -201,5 +213,7 @@ def settings_from_dict(raw: dict, *, base_dir: Path = Path("."), source: str = "
     except ValidationError as exc:
         first = exc.errors()[0]
         key = _key_of(first)
-        raise BadInput(f"{source}: [{key.split('.')[0]}] key {key!r}: {first['msg']}", field=key) from None
+        items = [part for part in first["loc"] if isinstance(part, int)]
+        where = f" (item {items[-1] + 1}: {first['input']!r})" if items else ""
+        raise BadInput(f"{source}: [{key.split('.')[0]}] key {key!r}{where}: {first['msg']}", field=key) from None
     return settings
