@@ -350,23 +350,52 @@ def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, part
 @cli.command()
 @click.argument("process_id")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
-@click.option("--party", help="only acts of this party")
+@click.option("--role", type=click.Choice(ROLES), default="secretariat", show_default=True,
+              help="who reads: a party does not see the text of confidential notes (Art. 5.9) entered for others")
+@click.option("--party", help="with --role party: the party that reads; otherwise: only acts of this party")
 @click.option("--since", help="only acts with a legal date on or after this date")
 @click.option("--until", help="only acts with a legal date on or before this date")
 @pass_ctx
 @run
-def history(ctx: Ctx, process_id: str, fmt: str | None, party: str | None, since: str | None,
+def history(ctx: Ctx, process_id: str, fmt: str | None, role: str, party: str | None, since: str | None,
             until: str | None) -> None:
-    """Every transition of the process and its children, in recording order."""
+    """Every transition of the process and its children, in recording order, each with the notifications it
+    caused and their delivery state (`notifications`)."""
     from storage.queries import history as stream
     app = ctx.app()
     with app.store.transaction() as tx:
         proc = tx.get_process(process_id)
+        root = proc if proc is None or proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
     if proc is None:
         raise NotFound(f"no process {process_id!r}", process=process_id)
-    rows = stream(app.store, process_id, include_children=proc.parent_id is None, party=party, since=since,
-                  until=until)
-    emit_records(ctx, rows, fmt)
+    reader = _reader(role, party, set(root.parties))
+    rows = stream(app.store, process_id, include_children=proc.parent_id is None,
+                  party=None if reader else party, since=since, until=until)
+    emit_records(ctx, _readable(app, rows, role, reader), fmt)
+
+
+def _reader(role: str, party: str | None, parties: set[str]) -> str | None:
+    """The party that reads (role party), checked against the agreement's parties."""
+    if role == "party" and not party:
+        raise BadInput("--party is required with --role party", field="party")
+    if party is not None and party not in parties:
+        raise BadInput(f"unknown party {party!r}; parties are {', '.join(sorted(parties))}", field="party")
+    return party if role == "party" else None
+
+
+def _readable(app, rows, role: str, reader: str | None):
+    """History records with their notifications, as this role may read them (engine/confidential.py)."""
+    from engine.confidential import redact
+    from storage.outbox import with_notifications
+    for row in with_notifications(app.store, rows, tz=app.settings.tz):
+        yield redact(row, role, reader)
+
+
+def _mail_summary(notes: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for n in notes:
+        counts[n["status"]] = counts.get(n["status"], 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
 
 
 def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> None:
@@ -381,8 +410,10 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
             writer.writerow(r)
         text = buf.getvalue().rstrip("\n")
     else:
-        text = table([{**r, "hash": r["hash"][:12]} for r in rows],
-                     ["seq", "process", "trigger", "source", "dest", "actor", "party", "effective", "article", "ref"])
+        text = table([{**r, "hash": r["hash"][:12], "mail": _mail_summary(r.get("notifications") or [])}
+                      for r in rows],
+                     ["seq", "process", "trigger", "source", "dest", "actor", "party", "effective", "article", "ref",
+                      "mail"])
     if out is not None:
         out.write_text(text + "\n", encoding="utf-8")
     else:
@@ -449,7 +480,9 @@ def outbox(ctx: Ctx, status: str | None) -> None:
              "status": r["status"], "attempts": r["attempts"], "kind": r["kind"], "process": r["process_id"],
              "created_at": iso_moment(r["created_at"].replace(tzinfo=UTC), app.settings.tz),
              "sent_at": iso_moment(r["sent_at"].replace(tzinfo=UTC), app.settings.tz) if r["sent_at"] else None,
-             "last_error": r["last_error"], "message_id": r["message_id"]}
+             "last_error": r["last_error"], "message_id": r["message_id"],
+             "next_attempt_at": iso_moment(r["next_attempt_at"].replace(tzinfo=UTC), app.settings.tz)
+             if r["next_attempt_at"] and r["status"] == "pending" else None, "record_seq": r["record_seq"]}
             for r in app.outbox.list(status)]
     ctx.out(rows, lambda: table(rows, ["id", "to", "status", "attempts", "subject"]))
 
@@ -480,12 +513,16 @@ def audit_verify(ctx: Ctx) -> None:
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@click.option("--role", type=click.Choice(ROLES), default="secretariat", show_default=True,
+              help="who reads: a party does not see the text of confidential notes (Art. 5.9) entered for others")
+@click.option("--party", help="with --role party: the party that reads")
 @pass_ctx
 @run
-def audit_export(ctx: Ctx, fmt: str, out: str | None) -> None:
-    from storage.queries import history as stream
+def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | None) -> None:
+    from storage.queries import history as stream, list_roots
     app = ctx.app()
-    emit_records(ctx, stream(app.store), fmt, Path(out) if out else None)
+    reader = _reader(role, party, {pid for root in list_roots(app.store) for pid in root.parties})
+    emit_records(ctx, _readable(app, stream(app.store), role, reader), fmt, Path(out) if out else None)
     if out:
         click.echo(f"exported to {out}", err=True)
 

@@ -65,6 +65,9 @@ class Mail(BaseModel):
     max_attempts: Annotated[int, Field(ge=1)] = 6
     retry_base_seconds: Annotated[int, Field(ge=1)] = 300
     batch_size: Annotated[int, Field(ge=1)] = 100
+    # Confirmations of acts recorded by a person; none for acts dated longer ago (entering past history).
+    confirmations: bool = True
+    confirmations_max_age_days: Annotated[int, Field(ge=0)] = 7
 
 
 class Escalation(Strict):

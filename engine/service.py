@@ -234,6 +234,9 @@ class Service:
                 act.root_changed = True
         # write it all
         rec = self._save(tx, wf, act, source, dest, now, role if not system else SYSTEM_ROLE)
+        if not system:  # a person acted: confirm it, in this same transaction (engine/confirmations.py)
+            from engine.confirmations import confirmation_notifications
+            tx.enqueue(confirmation_notifications(self, act, rec, dest, now), now)
         fired = Fired(process=proc.id, trigger=trigger, source=source, dest=dest, seq=rec.seq,
                       effective=on_date.isoformat(), created=act.notes.get("created"))
         for target, follow, why in act.follow_ups:

@@ -73,7 +73,7 @@ class Dispatcher:
                                                                "article", "deadlines")},
                            "template": "delivery_failed", "lang": contact.get("language", "nl"),
                            "to_name": contact["name"], "to_addr": contact["email"], "failed_to": row.to_addr,
-                           "text": error}
+                           "text": error, "record_seq": row.payload.get("record_seq")}
                 payload["key"] = f"{row.key}|failed|{contact['email'].lower()}"
                 alerts.append(Notification(key=payload["key"], process_id=row.process_id, root_id=row.root_id,
                                            to_addr=contact["email"], to_name=contact["name"],

@@ -232,7 +232,10 @@ def _render(payload: Mapping[str, Any]) -> Rendered:
         "days_left": _int(payload.get("days_left"), "days_left"),
         "trigger": one_line(payload.get("trigger")),
         "action": _localized(payload.get("trigger_label"), lang) or one_line(payload.get("trigger")),
-        "state": one_line(payload.get("state")),
+        "state": _localized(payload.get("state"), lang),
+        "actor": one_line(payload.get("actor")),
+        "party_name": _localized(payload.get("party_name"), lang),
+        "effective": _date_words(payload.get("effective"), lang, "effective"),
         "ref": one_line(payload.get("ref")),
         "theme": _localized(payload.get("theme"), lang),
         "failed_to": one_line(payload.get("failed_to")),
@@ -244,6 +247,15 @@ def _render(payload: Mapping[str, Any]) -> Rendered:
     subject = _TRAILING_SEPARATOR.sub("", one_line(_block(template, "subject", context)))
     body = template.render(context)
     return Rendered(lang=lang, subject=subject, body=body, deadlines=deadlines, context=context)
+
+
+def _date_words(value: Any, lang: str, field: str) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        return long_date(str(value), lang)
+    except ValueError as exc:
+        raise ValueError(f"payload field '{field}' must be a date YYYY-MM-DD") from exc
 
 
 def _localized_text(value: Any, lang: str) -> Any:

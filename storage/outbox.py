@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -74,17 +74,38 @@ class OutboxRepo:
         with self.store.reading() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
-    def for_records(self, seqs: list[int]) -> dict[int, list[dict[str, Any]]]:
+    def for_records(self, seqs: list[int], tz: dt.tzinfo | None = None) -> dict[int, list[dict[str, Any]]]:
         if not seqs:
             return {}
         with self.store.reading() as conn:
             rows = conn.execute(sa.select(t.outbox.c.record_seq, t.outbox.c.to_addr, t.outbox.c.status,
-                                          t.outbox.c.sent_at, t.outbox.c.attempts)
-                                .where(t.outbox.c.record_seq.in_(seqs))).mappings()
+                                          t.outbox.c.sent_at, t.outbox.c.attempts, t.outbox.c.kind)
+                                .where(t.outbox.c.record_seq.in_(seqs)).order_by(t.outbox.c.id)).mappings()
             out: dict[int, list[dict[str, Any]]] = {}
+            zone = tz or dt.timezone.utc
             for r in rows:
+                sent = aware(r["sent_at"]).astimezone(zone).isoformat(timespec="seconds") if r["sent_at"] else None
                 out.setdefault(r["record_seq"], []).append({"to": r["to_addr"], "status": r["status"],
-                                                            "attempts": r["attempts"],
-                                                            "sent_at": aware(r["sent_at"]).isoformat()
-                                                            if r["sent_at"] else None})
+                                                            "attempts": r["attempts"], "kind": r["kind"],
+                                                            "sent_at": sent})
             return out
+
+
+def with_notifications(store: SqlStore, records: Iterable[dict[str, Any]], page: int = 500,
+                       tz: dt.tzinfo | None = None) -> Iterator[dict[str, Any]]:
+    """Attach to each history record the notifications it caused (`notifications`: to, status, attempts,
+    sent_at), joined on outbox.record_seq with one query per page of records, so the history keeps streaming."""
+    repo = OutboxRepo(store)
+    batch: list[dict[str, Any]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= page:
+            yield from _joined(repo, batch, tz)
+            batch = []
+    yield from _joined(repo, batch, tz)
+
+
+def _joined(repo: OutboxRepo, batch: list[dict[str, Any]], tz: dt.tzinfo | None) -> Iterator[dict[str, Any]]:
+    found = repo.for_records([r["seq"] for r in batch], tz)
+    for record in batch:
+        yield {**record, "notifications": found.get(record["seq"], [])}
