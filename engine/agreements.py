@@ -5,7 +5,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.definitions import WorkflowDefinition
 from engine.errors import BadInput
@@ -57,6 +57,8 @@ class ThemeIn(BaseModel):
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str
+    name_en: str | None = None
+    abbr: str | None = None          # "DO", "BO": how the ladder's emails name the body
     article: str | None = None
     email: str | None = None
     language: Literal["nl", "en"] = "nl"
@@ -75,17 +77,19 @@ class AgreementData(BaseModel):
     vth_targets: list[dict[str, Any]] = Field(default_factory=list)
     facts: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _parties(self) -> "AgreementData":
-        ids = [p.id for p in self.parties]
+    @field_validator("parties")
+    @classmethod
+    def _parties(cls, parties: list[PartyIn]) -> list[PartyIn]:
+        # a field validator, so that the error names the field 'parties'
+        ids = [p.id for p in parties]
         if len(ids) != len(set(ids)):
             raise ValueError("party ids must be unique")
-        for p in self.parties:
+        for p in parties:
             if p.represented_by and p.represented_by not in ids:
                 raise ValueError(f"party {p.id} is represented by unknown party {p.represented_by}")
             if p.represented_by == p.id:
                 raise ValueError(f"party {p.id} cannot represent itself")
-        return self
+        return parties
 
 
 def read_data_file(path: str | Path) -> dict[str, Any]:
@@ -133,6 +137,7 @@ def agreement_data(wf: WorkflowDefinition, raw: dict[str, Any]) -> dict[str, Any
         contacts = [c.model_dump() for c in body.contacts]
         if body.email:
             contacts.insert(0, {"name": body.name, "email": body.email, "language": body.language})
-        governance[key] = {"name": body.name, "article": body.article, "contacts": contacts}
+        governance[key] = {"name": body.name, "article": body.article, "contacts": contacts, "abbr": body.abbr,
+                           "title": {"nl": body.name, "en": body.name_en or body.name}}
     return {"id": data.id, "title": data.title or wf.title.get("nl"), "parties": parties, "themes": themes,
             "governance": governance, "vth_targets": data.vth_targets, "facts": dict(data.facts)}

@@ -176,6 +176,7 @@ class Service:
                            f"clock)", field="on")
         if tspec is not None:
             params = self._values(tspec, params, ref)
+            rules.validate_theme_values(params, root)
             if tspec.party == "required" and not party:
                 raise BadInput(f"--party is required: name the party this {trigger} is for", field="party")
         # 6. state and guards
@@ -279,6 +280,8 @@ class Service:
         if role == "auditor":
             raise NotAllowed("auditors read; they cannot change anything", forbidden=True, process=proc.id,
                              trigger=tspec.name, article=tspec.article)
+        if not tspec.manual:
+            return  # nobody fires it: refused with the state checks ("happens automatically"), after the values
         if role not in tspec.roles:
             raise NotAllowed(f"the role {role} may not {tspec.name}; {' or '.join(tspec.roles)} may",
                              forbidden=True, process=proc.id, trigger=tspec.name, article=tspec.article)
@@ -556,9 +559,10 @@ class Service:
                 notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
                 rec = tx.append_record(self._system_record(
                     proc, root, "escalate", d, today, now,
-                    f"{d.kind} deadline of {d.due.isoformat()} missed: escalation level {step.level}",
+                    f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} missed: "
+                    f"escalation level {step.level}",
                     {"deadline": d.kind, "due": d.due.isoformat(), "level": step.level,
-                     "to": sorted({n.to_addr for n in notes})}))
+                     **({"subject": d.subject} if d.subject else {}), "to": sorted({n.to_addr for n in notes})}))
                 for n in notes:
                     n.payload["record_seq"] = rec.seq
         d.step += 1
@@ -597,6 +601,9 @@ class Service:
                 if tspec.name == "sign" and party is not None and root.parties[party].get("signed_on"):
                     continue
             except NotAllowed:
+                fresh = tx.get_process(root.id, lock=True) if d.kind == rules.PROGRESS else None
+                if fresh is not None and rules.theme_escalated(fresh, d, step.level or 0):   # for show's themes
+                    tx.update_process(fresh, now)
                 continue
             out.append(tspec.name)
         return out

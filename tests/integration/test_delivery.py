@@ -161,17 +161,22 @@ def test_reminders_of_a_timeline_arrive_with_recipients_language_and_calendar(tm
     c.advance("2025-05-30T12:00:00+02:00")          # work-structure reminders 17, 24 and 30 May
     assert outbox(c, status="pending") == [] and outbox(c, status="failed") == []
 
-    got = reminders(server)
-    by_deadline: dict[str, list[tuple[Envelope, EmailMessage]]] = {}
-    for env, msg in got:
+    by_kind: dict[str, list[tuple[Envelope, EmailMessage]]] = {}
+    uid_of: dict[str, set[str]] = {}
+    for env, msg in reminders(server):
         assert env.rcpt_tos == [addr for _, addr in getaddresses([str(msg["To"])])]   # one message a recipient
         assert env.mail_from == SECRETARIAT
+        (ics,) = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
         ((event, raw),) = calendar_events(msg)
-        by_deadline.setdefault(str(event["UID"]), []).append((env, msg))
+        kind = ics.get_filename().removesuffix(".ics")
+        by_kind.setdefault(kind, []).append((env, msg))
+        uid_of.setdefault(kind, set()).add(str(event["UID"]))
         assert b"DTSTART;VALUE=DATE:" in raw
-    assert len(by_deadline) == 2, "one stable UID per deadline, whatever the reminder or the recipient"
-
-    publication, work = sorted(by_deadline.values(), key=len)
+    assert {"publication", "work_structure"} <= set(by_kind)
+    # one stable UID per deadline, whatever the reminder or the recipient, so each replaces the one before
+    assert len(uid_of["publication"]) == len(uid_of["work_structure"]) == 1
+    assert uid_of["publication"] != uid_of["work_structure"]
+    publication, work = by_kind["publication"], by_kind["work_structure"]
     # publication (Art. 5.5): IenW and the secretariat, 7 and 1 days before 3 April; 14 days before lay before entry
     assert sorted((parsedate_to_datetime(m["Date"]), e.rcpt_tos[0]) for e, m in publication) == [
         (dt.datetime(2025, 3, 27, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))), "ienw@example.org"),
