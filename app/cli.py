@@ -290,7 +290,7 @@ def describe_process(doc: dict[str, Any]) -> str:
     lines.append("\nparties:")
     lines.append(table(doc["parties"], ["id", "name", "represented_by", "signed_on", "withdrawn_on"]))
     lines.append("\ndeadlines:")
-    lines.append(table(doc["deadlines"], ["kind", "due", "status", "article", "next_reminder"]))
+    lines.append(table(doc["deadlines"], ["kind", "subject", "due", "status", "article", "next_reminder"]))
     for dec in doc.get("decisions", []):
         answered = ", ".join(f"{p}={a['answer']}" for p, a in dec["answers"].items()) or "none"
         lines.append(f"\ndecision {dec['name']} ({dec['article']}): outcome {dec['outcome'] or 'open'}; "
@@ -434,7 +434,42 @@ def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
     until = today + dt.timedelta(days=within) if within is not None else None
     rows = [deadline_view(app.service, d) for d in
             list_deadlines(app.store, statuses=None if show_all else ("open",), due_until=until)]
-    ctx.out(rows, lambda: table(rows, ["process", "kind", "due", "status", "article", "next_reminder"]))
+    ctx.out(rows, lambda: table(rows, ["process", "kind", "subject", "due", "status", "article", "next_reminder"]))
+
+
+@cli.command()
+@click.argument("agreement_id", required=False)
+@click.option("--by", "by", type=click.Choice(["theme", "government"]), default="theme", show_default=True,
+              help="one row per theme, or per signed-up government")
+@pass_ctx
+@run
+def progress(ctx: Ctx, agreement_id: str | None, by: str) -> None:
+    """Themes: status, last report, escalation level (0 none, 1 working group, 2 DO, 3 BO) and sign-ups.
+
+    With --json: for one agreement its overview (`themes` and `governments`), without an id a list of them."""
+    from engine.views import progress_view
+    from storage.queries import list_roots
+    app = ctx.app()
+    ids = [agreement_id] if agreement_id else [p.id for p in list_roots(app.store) if p.data.get("themes")]
+    docs = [progress_view(app.service, pid) for pid in ids]
+    ctx.out(docs[0] if agreement_id else docs, lambda: "\n\n".join(describe_progress(d, by) for d in docs)
+            or "(no agreement with themes)")
+
+
+def describe_progress(doc: dict[str, Any], by: str) -> str:
+    head = f"{doc['agreement']} ({doc['state']}), reports due every {doc['report_interval_days']} days"
+    if by == "government":
+        rows = [{**g, "themes": ", ".join(" ".join([t["theme"], ",".join(map(str, t["commitments"]))]).strip()
+                                          for t in g["themes"]),
+                 "vth_target": f"{g['vth_target']['due']} {g['vth_target']['status']}" if g["vth_target"] else ""}
+                for g in doc["governments"]]
+        return head + "\n" + table(rows, ["government", "layer", "themes", "vth_target"])
+    ladder = {0: "-", 1: "1 werkgroep", 2: "2 DO", 3: "3 BO"}
+    rows = [{**t, "escalation_level": ladder.get(t["escalation_level"], t["escalation_level"]),
+             "sign_ups": len(t["sign_ups"]), "status": t["status"] or "-",
+             "governments": ", ".join(s["government"] for s in t["sign_ups"])} for t in doc["themes"]]
+    return head + "\n" + table(rows, ["id", "status", "last_report", "next_report_due", "escalation_level",
+                                      "sign_ups", "governments"])
 
 
 @cli.group(invoke_without_command=True)

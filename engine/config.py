@@ -24,6 +24,7 @@ DEFAULT_REMINDERS: dict[str, list[int]] = {
     "proposal": [14, 7, 1],
     "go_no_go": [30, 7],
     "vth_target": [90, 30],
+    "progress_report": [14],
 }
 
 NonNegative = Annotated[int, Field(ge=0)]

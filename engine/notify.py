@@ -14,10 +14,9 @@ from engine.model import Deadline, Notification, Process
 if TYPE_CHECKING:
     from engine.service import Service
 
+# The first rung is a role, not a body; the DO and the BO are named by the agreement's data (level_title).
 LEVEL_NAMES = {"responsible": {"nl": "de verantwoordelijke partij en het secretariaat",
-                               "en": "the responsible party and the secretariat"},
-               "do": {"nl": "Directeurenoverleg CE overheden", "en": "Directors' consultation (DO)"},
-               "bo": {"nl": "Bestuurlijk Overleg CE overheden", "en": "Administrative consultation (BO)"}}
+                               "en": "the responsible party and the secretariat"}}
 
 
 def governance_contacts(service: "Service", root: Process, body: str) -> list[dict[str, str]]:
@@ -30,6 +29,18 @@ def governance_contacts(service: "Service", root: Process, body: str) -> list[di
         contacts = [service.settings.contacts[body].model_dump()]
     return [{"name": c.get("name", body), "email": c["email"], "language": c.get("language", "nl"),
              "body": body} for c in contacts if c.get("email")]
+
+
+def level_title(service: "Service", root: Process, body: str) -> dict[str, str] | None:
+    """How the emails name a rung of the ladder: the body's name in the agreement's data (Art. 2), not in code."""
+    entry = root.data.get("governance", {}).get(body) or {}
+    title = dict(entry.get("title") or ({"nl": entry["name"], "en": entry["name"]} if entry.get("name") else {}))
+    if not title and body in service.settings.contacts:
+        title = {"nl": service.settings.contacts[body].name, "en": service.settings.contacts[body].name}
+    if not title:
+        return LEVEL_NAMES.get(body) or {"nl": body.upper(), "en": body.upper()}
+    abbr = entry.get("abbr")
+    return {lang: f"{text} ({abbr})" if abbr and abbr not in text else text for lang, text in title.items()}
 
 
 def party_contacts(root: Process, pid: str) -> list[dict[str, str]]:
@@ -61,8 +72,14 @@ def resolve(service: "Service", proc: Process, root: Process, who: list[str], on
             pid = proc.facts.get(entry[len("fact:"):])
             if pid:
                 out += party_contacts(root, pid)
-        elif entry.startswith("government:"):
-            out += root.data.get("government_contacts", {}).get(entry[len("government:"):], [])
+        elif entry.startswith("government:"):   # a signed-up government's contact, else the secretariat
+            out += (root.data.get("government_contacts", {}).get(entry[len("government:"):])
+                    or governance_contacts(service, root, "secretariat"))
+        elif entry.startswith("theme:"):        # a theme's working group, else the secretariat
+            theme = root.data.get("themes", {}).get(entry[len("theme:"):], {})
+            out += ([{"name": c.get("name", "werkgroep"), "email": c["email"], "language": c.get("language", "nl")}
+                     for c in theme.get("contacts", []) if c.get("email")]
+                    or governance_contacts(service, root, "secretariat"))
         else:
             out += governance_contacts(service, root, entry)
     seen: set[str] = set()
@@ -82,14 +99,23 @@ def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: Pro
     expected = dict(dspec.expected) if dspec else {}
     responsible = list(d.responsible)
     level_name = None
+    theme = root.data.get("themes", {}).get(d.subject) if d.kind == rules.PROGRESS and d.subject else None
+    if d.subject:   # a deadline on one theme or government: say which
+        label = (theme or {}).get("title") or {"nl": d.subject, "en": d.subject}
+        title = {lang: f"{text} - {label.get(lang) or label.get('nl')}" for lang, text in title.items()}
     if step.kind == "reminder":
         template, who = "reminder", responsible
     else:
         levels = service.settings.escalation.levels
         body = levels[min(step.level or 0, len(levels) - 1)]
-        template = "escalation"
-        who = responsible + ["secretariat"] if body == "responsible" else [body]
-        level_name = LEVEL_NAMES.get(body)
+        template = "escalation" if theme is None else "progress_escalation"
+        if theme is not None and body == "responsible":   # the theme's working group (Art. 1.1 iii, 1.4)
+            who = responsible
+            level_name = {lang: f"{'werkgroep' if lang == 'nl' else 'working group'} {text}"
+                          for lang, text in theme["title"].items()}
+        else:
+            who = responsible + ["secretariat"] if body == "responsible" else [body]
+            level_name = level_title(service, root, body)
     recipients = resolve(service, proc, root, who, today)
     wf_title = root.data.get("title") or wf.title.get("nl")
     step_id = f"r{step.offset_days}" if step.kind == "reminder" else f"e{step.level}"
@@ -99,7 +125,8 @@ def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: Pro
         payload: dict[str, Any] = {
             "template": template, "lang": lang, "to_name": contact["name"], "to_addr": contact["email"],
             "agreement_id": root.id, "agreement_title": wf_title, "process_id": proc.id, "article": d.article,
-            "state": proc.state, "level": step.level, "days_left": (d.due - today).days,
+            "state": proc.state, "days_left": (d.due - today).days, "theme": theme["title"] if theme else None,
+            "level": step.level if theme is None or step.level is None else step.level + 1,
             "level_name": (level_name or {}).get(lang) if level_name else None,
             "expected": expected, "subject_of": d.subject,
             "deadlines": [{"kind": d.kind, "title": title, "due": d.due.isoformat(), "article": d.article,

@@ -163,8 +163,11 @@ def guard_layer_themes(act: Act, article: str, **_: Any) -> None:
     layer, theme = act.params.get("layer"), act.params.get("theme")
     allowed = act.wf.layer_themes.get(layer)
     if allowed is not None and theme not in allowed:
-        raise act.refuse(f"a {layer.replace('_', ' ')} may sign up only for {', '.join(allowed)}, not {theme}",
-                         article)
+        # the reason in the agreement's own words: the reservation of the umbrella party of that layer
+        why = next((p["reservation"] for p in act.root.parties.values()
+                    if p.get("layer") == layer and p.get("reservation")), None)
+        raise act.refuse(f"a {layer.replace('_', ' ')} may sign up only for {' and '.join(allowed)}, not {theme}"
+                         + (f" ({why})" if why else ""), article)
 
 
 def guard_on_before(act: Act, article: str, date: dict, **_: Any) -> None:
@@ -282,15 +285,99 @@ def effect_fire_root(act: Act, trigger: str, reason: str, **_: Any) -> None:
     act.follow_ups.append((act.root.id, trigger, reason))
 
 
+# -- themes, sign-ups and progress (Art. 1.1, 1.4, 3.4, 4) ----------------------------------------------
+# Progress silence and the VTH targets are ordinary deadline rows with a `subject` (the theme, the government), so
+# the one scheduler reminds, marks them missed and climbs the escalation ladder like any other deadline.
+PROGRESS, VTH = "progress_report", "vth_target"
+
+
+def validate_theme_values(params: dict[str, Any], root: Process) -> None:
+    """Values that only the agreement's data can judge (exit 2): commitment numbers of the theme, an address."""
+    theme = root.data.get("themes", {}).get(params.get("theme") or "")
+    if theme is not None and params.get("commitments"):
+        known = [c["n"] for c in theme.get("commitments", [])]
+        unknown = [n for n in params["commitments"] if n not in known]
+        if unknown:
+            raise BadInput(f"commitments: theme {params['theme']} has no commitment "
+                           f"{', '.join(map(str, unknown))} (it has {', '.join(map(str, known)) or 'none'})",
+                           field="commitments")
+    email = params.get("email")
+    if email is not None and ("@" not in email or any(c in email for c in "\r\n <>,;")):
+        raise BadInput(f"email: {email!r} is not an email address", field="email")
+
+
+def _open_rows(act: Act, kind: str, subject: str) -> list[Deadline]:
+    """The rows of this kind and subject still awaited (open, or missed with the ladder running)."""
+    return [d for d in act.deadlines + act.new_deadlines
+            if d.kind == kind and d.subject == subject and d.met_on is None and d.status in ("open", "missed")]
+
+
+def _subject_deadline(act: Act, kind: str, subject: str, due: dt.date, rule: str, responsible: list[str]
+                      ) -> Deadline:
+    spec = act.spec.deadline_map[kind]
+    row = Deadline(process_id=act.process.id, root_id=act.root.id, kind=kind, due=due, article=spec.article,
+                   rule=rule, created_at=act.now, responsible=responsible, subject=subject)
+    act.new_deadlines.append(row)
+    return row
+
+
+def _progress_base(act: Act, theme: dict[str, Any]) -> dt.date:
+    """Silence is counted from the later of activation and entry, or from the last report."""
+    dates = [act.on, dt.date.fromisoformat(act.root.facts["progress_from"])]
+    if theme.get("last_report"):
+        dates.append(dt.date.fromisoformat(theme["last_report"]))
+    return max(dates)
+
+
+def _open_progress(act: Act, tid: str, theme: dict[str, Any]) -> None:
+    interval = act.settings.progress.report_interval_days
+    if theme.get("status") == "stalled":
+        # Reported stalled: the on-track report was due the day before, so the ladder starts at the next run.
+        row = _subject_deadline(act, PROGRESS, tid, act.on - dt.timedelta(days=1),
+                                f"reported stalled on {act.on.isoformat()}: escalates until an on-track report",
+                                [f"theme:{tid}"])
+        row.status, row.missed_at = "missed", act.now
+        return
+    base = _progress_base(act, theme)
+    _subject_deadline(act, PROGRESS, tid, base + dt.timedelta(days=interval),
+                      f"{base.isoformat()} (last report, or the later of activation and entry) + {interval} days",
+                      [f"theme:{tid}"])
+
+
+def effect_open_progress_deadlines(act: Act, **_: Any) -> None:
+    """At activation: one awaited progress report per theme (Art. 1.1 ii)."""
+    entered = act.root.data.get("entered_at")
+    start = max(act.on, dt.datetime.fromisoformat(entered).date()) if entered else act.on
+    act.root.facts.setdefault("progress_from", start.isoformat())
+    for tid, theme in act.root.data.get("themes", {}).items():
+        if not _open_rows(act, PROGRESS, tid):
+            _open_progress(act, tid, theme)
+    act.root_changed = True
+
+
+def _vth_target(act: Act, layer: str) -> dict[str, Any] | None:
+    return next((t for t in act.root.data.get("vth_targets", []) if t.get("layer") == layer), None)
+
+
 def effect_sign_up(act: Act, **_: Any) -> None:
     theme = act.params["theme"]
-    entry = {"government": act.params["government"], "layer": act.params["layer"],
+    government = act.params["government"]
+    entry = {"government": government, "layer": act.params["layer"],
              "commitments": act.params.get("commitments") or [], "on": act.on.isoformat(), "ref": act.ref}
     themes = act.root.data.setdefault("themes", {})
     signups = themes.setdefault(theme, {}).setdefault("sign_ups", [])
-    if any(s["government"] == entry["government"] and not s.get("withdrawn_on") for s in signups):
-        raise act.refuse(f"{entry['government']} has signed up for {theme} already", "Art. 3.4")
+    if any(s["government"] == government and not s.get("withdrawn_on") for s in signups):
+        raise act.refuse(f"{government} has signed up for {theme} already", "Art. 3.4")
+    if act.params.get("email"):
+        entry["email"] = act.params["email"]
+        act.root.data.setdefault("government_contacts", {})[government] = [
+            {"name": government, "email": act.params["email"], "language": "nl", "government": government}]
     signups.append(entry)
+    target = _vth_target(act, entry["layer"]) if theme == "vth" else None
+    if target is not None and not _open_rows(act, VTH, government):
+        _subject_deadline(act, VTH, government, dt.date.fromisoformat(str(target["due"])),
+                          f"VTH target for {entry['layer'].replace('_', ' ')}s ({target.get('source', 'Art. 4')})",
+                          [f"government:{government}"])
     act.root_changed = True
 
 
@@ -300,18 +387,79 @@ def effect_withdraw_sign_up(act: Act, **_: Any) -> None:
         if s["government"] == government and not s.get("withdrawn_on"):
             s["withdrawn_on"] = act.on.isoformat()
             act.root_changed = True
+            if theme == "vth":
+                for d in _open_rows(act, VTH, government):   # the target no longer applies
+                    d.status = "cancelled" if d.status == "open" else d.status
+                    d.next_at = None
+                    if d in act.new_deadlines:
+                        act.new_deadlines.remove(d)
+                    else:
+                        act.changed_deadlines.append(d)
             return
     raise act.refuse(f"{government} has no sign-up for {theme}", "Art. 3.4")
 
 
 def effect_report_progress(act: Act, **_: Any) -> None:
-    theme = act.root.data.setdefault("themes", {}).setdefault(act.params["theme"], {})
-    theme["status"] = act.params["status"]
-    theme["last_report"] = act.on.isoformat()
+    """A report is the awaited act; `stalled` starts the ladder at once, `on_track` ends it (Art. 1.1, 1.4)."""
+    tid, status = act.params["theme"], act.params["status"]
+    theme = act.root.data.setdefault("themes", {}).setdefault(tid, {})
+    previous = theme.get("last_report")
+    theme["status"] = status
+    theme["last_report"] = max(previous, act.on.isoformat()) if previous else act.on.isoformat()
     theme["last_report_text"] = act.params.get("text")
-    theme.setdefault("reports", []).append({"on": act.on.isoformat(), "status": act.params["status"],
+    theme.setdefault("reports", []).append({"on": act.on.isoformat(), "status": status,
                                             "text": act.params.get("text"), "recorded_at": act.now.isoformat()})
     act.root_changed = True
+    if "progress_from" not in act.root.facts:
+        return          # not active yet: the first progress deadline opens at activation
+    rows = _open_rows(act, PROGRESS, tid)
+    escalating = [d for d in rows if d.status == "missed"]
+    if status == "stalled" and escalating:
+        return          # the ladder is running already; it keeps its pace
+    for d in rows:
+        d.met_on = act.on
+        d.status = "met" if act.on <= d.due else "missed"
+        d.next_at = None
+        act.changed_deadlines.append(d)
+    if status == "on_track" and theme.get("escalation_level"):
+        act.notes["escalation_ended"] = {"theme": tid, "level": theme["escalation_level"]}
+    theme["escalation_level"] = 0 if status == "on_track" else theme.get("escalation_level", 0)
+    _open_progress(act, tid, theme)
+
+
+def theme_escalated(root: Process, d: Deadline, level: int) -> bool:
+    """A ladder step of a theme's progress deadline ran: 1 working group, 2 DO, 3 BO (kept in the theme)."""
+    theme = root.data.get("themes", {}).get(d.subject or "") if d.kind == PROGRESS else None
+    if theme is None:
+        return False
+    theme["escalation_level"] = level + 1
+    return True
+
+
+def effect_record_text_version(act: Act, **_: Any) -> None:
+    """Art. 5.8: an adopted amendment is a new version of the agreement's text. Version 1 is the text as
+    signed; each adoption records what changed (wording and/or document), from which version, and when."""
+    versions = act.root.data.setdefault("text_versions", [])
+    if not versions:
+        signed = last_signature(act.root)
+        versions.append({"version": 1, "from_version": None, "change": None, "document": None,
+                         "amendment": None, "adopted_on": signed.isoformat() if signed else None,
+                         "ref": None, "note": "the text as signed"})
+    previous = versions[-1]["version"]
+    versions.append({"version": previous + 1, "from_version": previous, "change": act.process.facts.get("change"),
+                     "document": act.process.facts.get("document"), "amendment": act.process.id,
+                     "requested_by": act.process.facts.get("requester"),
+                     "requested_on": act.process.facts.get("requested_on"), "adopted_on": act.on.isoformat(),
+                     "ref": act.process.facts.get("ref")})
+    act.root_changed = True
+
+
+def effect_notify(act: Act, to: list[str], template: str = "escalation", body: str | None = None,
+                  text: Any = None, **_: Any) -> None:
+    """Queue a message about this act to recipients the definition names (a governance body such as 'bo',
+    'parties', 'party:ID', 'fact:NAME'); the service resolves them and writes the outbox rows in the same
+    transaction as the act."""
+    act.notices.append({"to": list(to), "template": template, "body": body, "text": act.value(text)})
 
 
 EFFECTS: dict[str, Callable[..., None]] = {
@@ -327,6 +475,7 @@ EFFECTS: dict[str, Callable[..., None]] = {
     "sign_up": effect_sign_up,
     "withdraw_sign_up": effect_withdraw_sign_up,
     "report_progress": effect_report_progress,
+    "open_progress_deadlines": effect_open_progress_deadlines,
 }
 
 

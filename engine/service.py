@@ -553,8 +553,10 @@ class Service:
                     d.missed_at = now
                     tx.append_record(self._system_record(
                         proc, root, "deadline_missed", d, (d.due + dt.timedelta(days=1)),
-                        now, f"{d.kind} deadline of {d.due.isoformat()} passed unmet",
-                        {"deadline": d.kind, "due": d.due.isoformat()}))
+                        now, f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} "
+                        f"passed unmet",
+                        {"deadline": d.kind, "due": d.due.isoformat(),
+                         **({"subject": d.subject} if d.subject else {})}))
             elif step.kind == "escalation" and d.status == "missed" and d.met_on is None:
                 notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
                 rec = tx.append_record(self._system_record(
@@ -565,6 +567,9 @@ class Service:
                      **({"subject": d.subject} if d.subject else {}), "to": sorted({n.to_addr for n in notes})}))
                 for n in notes:
                     n.payload["record_seq"] = rec.seq
+                fresh = tx.get_process(root.id, lock=True) if d.kind == rules.PROGRESS else None
+                if fresh is not None and rules.theme_escalated(fresh, d, step.level or 0):   # for show's themes
+                    tx.update_process(fresh, now)
         d.step += 1
         nxt = step_at(steps, d.step)
         active = d.status == "open" or (d.status == "missed" and d.met_on is None)
@@ -601,9 +606,6 @@ class Service:
                 if tspec.name == "sign" and party is not None and root.parties[party].get("signed_on"):
                     continue
             except NotAllowed:
-                fresh = tx.get_process(root.id, lock=True) if d.kind == rules.PROGRESS else None
-                if fresh is not None and rules.theme_escalated(fresh, d, step.level or 0):   # for show's themes
-                    tx.update_process(fresh, now)
                 continue
             out.append(tspec.name)
         return out

@@ -55,7 +55,7 @@ def show(service: "Service", pid: str, role: str | None = None, party: str | Non
         "clock": iso_moment(now, service.tz),
     }
     if proc is root:
-        doc["themes"] = themes_view(root)
+        doc["themes"] = themes_view(root, deadlines)
         doc["text_versions"] = root.data.get("text_versions", [])
         doc["entered_at"] = root.data.get("entered_at")
     return doc
@@ -83,12 +83,48 @@ def decisions_view(service: "Service", wf, proc: Process, root: Process, today: 
     return out
 
 
-def themes_view(root: Process) -> list[dict[str, Any]]:
+def themes_view(root: Process, deadlines: list[Deadline] | None = None) -> list[dict[str, Any]]:
+    """Per theme: its last report, the escalation level (0 none, 1 working group, 2 DO, 3 BO), the sign-ups."""
+    awaited = {d.subject: d for d in deadlines or [] if d.kind == rules.PROGRESS and d.met_on is None
+               and d.status in ("open", "missed")}
     out = []
     for tid, th in root.data.get("themes", {}).items():
+        row = awaited.get(tid)
         out.append({"id": tid, "title": th.get("title"), "article": th.get("article"),
                     "status": th.get("status"), "last_report": th.get("last_report"),
                     "escalation_level": th.get("escalation_level", 0),
+                    "next_report_due": row.due.isoformat() if row else None,
+                    "overdue": bool(row and row.status == "missed"),
                     "commitments": len(th.get("commitments", [])),
                     "sign_ups": [s for s in th.get("sign_ups", []) if not s.get("withdrawn_on")]})
     return out
+
+
+def governments_view(root: Process, deadlines: list[Deadline] | None = None) -> list[dict[str, Any]]:
+    """The same sign-ups per government, with the VTH target of its layer where it signed up for VTH."""
+    targets = {d.subject: d for d in deadlines or [] if d.kind == rules.VTH and d.status != "cancelled"}
+    govs: dict[str, dict[str, Any]] = {}
+    for tid, th in root.data.get("themes", {}).items():
+        for s in th.get("sign_ups", []):
+            if s.get("withdrawn_on"):
+                continue
+            g = govs.setdefault(s["government"], {"government": s["government"], "layer": s["layer"], "themes": []})
+            g["themes"].append({"theme": tid, "commitments": s.get("commitments", []), "on": s.get("on")})
+    for name, g in govs.items():
+        d = targets.get(name)
+        g["vth_target"] = {"due": d.due.isoformat(), "status": d.status} if d else None
+    return sorted(govs.values(), key=lambda g: (g["layer"], g["government"]))
+
+
+def progress_view(service: "Service", pid: str) -> dict[str, Any]:
+    """The progress overview of one agreement (CLI `progress`, web pages): per theme and per government."""
+    with service.store.transaction() as tx:
+        root = tx.get_process(pid)
+        if root is None or root.root_id not in (None, root.id):
+            raise NotFound(f"no agreement {pid!r}", process=pid)
+        rows = tx.deadlines_of(root.id)
+        now = service.now(tx)
+    return {"agreement": root.id, "title": root.data.get("title"), "state": root.state,
+            "clock": iso_moment(now, service.tz),
+            "report_interval_days": service.settings.progress.report_interval_days,
+            "themes": themes_view(root, rows), "governments": governments_view(root, rows)}
