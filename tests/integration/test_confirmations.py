@@ -72,6 +72,16 @@ def test_an_act_is_confirmed_to_its_party_and_the_secretariat_in_its_own_transac
     assert [n["to"] for n in record(c, "open_signing")["notifications"]] == [SECRETARIAT]
 
 
+def test_an_escalation_shows_its_emails_beside_its_record(cli: Cli) -> None:
+    c = signed(cli)                                     # never published: publication (3 April) is missed
+    c.advance("2025-04-20T12:00:00+02:00")              # the responsible party and the secretariat, then the DO
+    ladder = [r for r in c.history() if r["trigger"] == "escalate"]
+    assert [{(n["to"], n["kind"], n["status"], n["attempts"]) for n in r["notifications"]} for r in ladder] == [
+        {("ienw@example.org", "escalation", "sent", 1), (SECRETARIAT, "escalation", "sent", 1)},
+        {("do@example.org", "escalation", "sent", 1)}]
+    assert all(n["sent_at"] for r in ladder for n in r["notifications"])
+
+
 def test_no_confirmations_for_late_entries_or_acts_of_the_engine(cli: Cli) -> None:
     c = cli
     c.run("init", "--simulation", "--start", "2025-03-01T09:00:00+01:00")
