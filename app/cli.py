@@ -14,6 +14,7 @@ import click
 
 from engine.clock import UTC, iso_moment, local_date
 from engine.definitions import ROLES
+from engine.documents import describe_file, document_params
 from engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from engine.views import deadline_view, show as show_view
 
@@ -339,8 +340,11 @@ def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, part
         except ValueError as exc:
             raise BadInput(str(exc), field="on") from None
     app = ctx.app()
+    data: dict[str, Any] = dict(values)
+    for key in document_params(app.workflows, trigger) & set(values):
+        data[key] = describe_file(values[key], key)   # the file is read here; only its description is kept
     fired = app.service.fire(process_id, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
-                             reason=reason, data=values, expected_version=expect_version)
+                             reason=reason, data=data, expected_version=expect_version)
     out = fired.as_dict()
     ctx.out(out, lambda: f"{fired.process}: {fired.trigger} {fired.source} -> {fired.dest} (record {fired.seq})"
             + (f"\ncreated {fired.created}" if fired.created else "")

@@ -72,11 +72,13 @@ class DateExpr(Strict):
 
 
 class ParamSpec(Strict):
-    type: Literal["text", "date", "option", "list", "int"] = "text"
+    # "document": an attached file, recorded by name, SHA-256 and size only (the CLI reads the file)
+    type: Literal["text", "date", "option", "list", "int", "document"] = "text"
     options: list[str] | None = None
     vocabulary: Literal["themes", "layers", "commitments"] | None = None
     required: bool = False
     required_if: dict[str, str] | None = None
+    required_unless: list[str] | None = None     # required unless one of these other values is given
     max_items: int | None = None
     max_length: int = 2000
     label: Text = Field(default_factory=dict)
@@ -338,6 +340,10 @@ def _check_references(wf: WorkflowDefinition) -> list[tuple[str, str]]:
         for dname, dec in proc.decisions.items():
             if dec.deadline and dec.deadline not in proc.deadline_map:
                 problems.append((f"{where}.decisions.{dname}.deadline", f"unknown deadline {dec.deadline!r}"))
+            from engine.decisions import uncovered
+            for combo in uncovered(dec):
+                problems.append((f"{where}.decisions.{dname}.rules",
+                                 f"no rule decides the answers {' + '.join(sorted(combo))}"))
     return problems
 
 

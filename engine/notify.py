@@ -138,3 +138,30 @@ def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: Pro
                                   to_name=contact["name"], subject=service.subject(payload), payload=payload,
                                   deadline_id=d.id, kind=template))
     return notes
+
+
+def act_notifications(service: "Service", wf: WorkflowDefinition, proc: Process, root: Process,
+                      notices: list[dict[str, Any]], rec: Any) -> list[Notification]:
+    """Messages the definition asks for when an act happens (a state's `notify` effect, e.g. a dispute laid
+    before the BO, Art. 5.2 and 2.1): one per recipient, keyed to the history record that caused them."""
+    spec = wf.process(proc.ptype)
+    on = dt.date.fromisoformat(rec.effective)
+    wf_title = root.data.get("title") or wf.title.get("nl")
+    state = spec.states[proc.state]
+    notes: list[Notification] = []
+    for i, notice in enumerate(notices):
+        level_name = level_title(service, root, notice["body"]) if notice.get("body") else None
+        for contact in resolve(service, proc, root, notice["to"], on):
+            lang = contact.get("language", "nl")
+            key = f"{proc.id}|{notice['template']}|record{rec.seq}.{i}|{contact['email'].lower()}"
+            payload: dict[str, Any] = {
+                "template": notice["template"], "lang": lang, "to_name": contact["name"],
+                "to_addr": contact["email"], "agreement_id": root.id, "agreement_title": wf_title,
+                "process_id": proc.id, "article": rec.article, "state": dict(state.title) or proc.state,
+                "level": None, "level_name": (level_name or {}).get(lang), "text": notice.get("text"),
+                "ref": rec.ref, "trigger": rec.trigger, "effective": rec.effective, "deadlines": [],
+                "record_seq": rec.seq, "key": key}
+            notes.append(Notification(key=key, process_id=proc.id, root_id=root.id, to_addr=contact["email"],
+                                      to_name=contact["name"], subject=service.subject(payload), payload=payload,
+                                      kind=notice["template"]))
+    return notes

@@ -38,6 +38,7 @@ class Act:
     changed_deadlines: list[Deadline] = field(default_factory=list)
     children: list[Process] = field(default_factory=list)
     follow_ups: list[tuple[str, str, str]] = field(default_factory=list)   # (process id, trigger, reason)
+    notices: list[dict[str, Any]] = field(default_factory=list)   # `notify` effects, queued by the service
     notes: dict[str, Any] = field(default_factory=dict)
     root_changed: bool = False
     outcome: str | None = None
@@ -463,6 +464,8 @@ def effect_notify(act: Act, to: list[str], template: str = "escalation", body: s
 
 
 EFFECTS: dict[str, Callable[..., None]] = {
+    "record_text_version": effect_record_text_version,
+    "notify": effect_notify,
     "record_signature": effect_record_signature,
     "set_fact": effect_set_fact,
     "append": effect_append,

@@ -235,6 +235,9 @@ class Service:
                 act.root_changed = True
         # write it all
         rec = self._save(tx, wf, act, source, dest, now, role if not system else SYSTEM_ROLE)
+        if act.notices:  # `notify` effects of the definition, in this same transaction
+            from engine.notify import act_notifications
+            tx.enqueue(act_notifications(self, wf, work_proc, work_root, act.notices, rec), now)
         if not system:  # a person acted: confirm it, in this same transaction (engine/confirmations.py)
             from engine.confirmations import confirmation_notifications
             tx.enqueue(confirmation_notifications(self, act, rec, dest, now), now)
@@ -309,8 +312,16 @@ class Service:
             if value is None or value == "":
                 needed = pspec.required or (pspec.required_if and all(params.get(k) == v
                                                                       for k, v in pspec.required_if.items()))
+                if pspec.required_unless and not any(params.get(k) not in (None, "")
+                                                     for k in pspec.required_unless):
+                    raise BadInput(f"--set {key}=... or --set {' / '.join(pspec.required_unless)}=... is "
+                                   f"required for {tspec.name}", field=key)
                 if needed:
                     raise BadInput(f"--set {key}=... is required for {tspec.name}", field=key)
+                continue
+            if pspec.type == "document":
+                from engine.documents import check_document
+                out[key] = check_document(value, key)
                 continue
             if pspec.type == "date":
                 try:
@@ -351,7 +362,8 @@ class Service:
         for d in act.deadlines:
             if d.kind in kinds and d.status in ("open", "missed") and d.met_on is None:
                 d.met_on = act.on
-                d.status = "met" if act.on <= d.due else "missed"
+                # a moment (end, notice period) is met when its transition fires, the day after included
+                d.status = "met" if act.on <= d.due or d.moment else "missed"
                 d.next_at = None
                 act.changed_deadlines.append(d)
 
