@@ -134,7 +134,6 @@ class TriggerSpec(Strict):
     automatic: Automatic | None = None
     manual: bool = True
     not_before: list[str] = Field(default_factory=list)   # facts the act's date may not precede
-    not_after: list[DateExpr] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _someone(self) -> "TriggerSpec":
@@ -211,18 +210,6 @@ class ProcessSpec(Strict):
 
     def in_force_states(self) -> list[str]:
         return [name for name, s in self.states.items() if s.in_force]
-
-
-class Party(Strict):
-    id: str
-    name: str
-    represented_by: str | None = None
-    group: str | None = None
-    layer: str | None = None
-    reservation: str | None = None
-    themes: list[str] | None = None            # a party that commits to some themes only
-    language: Literal["nl", "en"] = "nl"
-    contacts: list[dict[str, str]] = Field(default_factory=list)
 
 
 class WorkflowDefinition(Strict):

@@ -176,6 +176,8 @@ def test_tiny_definition_loads(tmp_path):
     ('[processes.deal.states.closed]\narticle = "Art. 1.3"\nfinal = true',
      '[processes.deal.states.closed]\narticle = "Art. 1.3"', None, None),
     ('name = "tiny"', 'name = "Tiny Deal"', "name", "lower case"),
+    ('meets = ["close_by"]', 'meets = ["close_by"]\nnot_after = [{ on = true }]',
+     "processes.deal.triggers.0.not_after", "Extra inputs"),                  # a key the engine does not act on
     ('roles = ["secretariat"]\nmeets', 'roles = ["chair"]\nmeets', "processes.deal.triggers.0.roles.0", "secretariat"),
     ('[processes.deal.triggers.params.choice]\ntype = "option"',
      '[processes.deal.triggers.params.choice]\ntype = "option"\ncolour = "red"',
