@@ -150,7 +150,8 @@ def test_represented_party_acting_directly_names_its_representative(c):
 
 
 def test_party_acting_for_another(c):
-    # only the requesting party (IPO) may withdraw its amendment request
+    # only the requesting party (IPO) may withdraw its amendment request, and only IenW records a publication
+    refused(c, trig("publish", "--ref", "Stcrt. 2025, 1", role="party", party="vng"), 3, None, ("ienw",))
     refused(c, ["trigger", AMENDMENT, "withdraw", "--actor", "VNG", "--role", "party", "--party", "vng"], 3,
             None, ("ipo",))
     # VNG cannot consent twice, nor for IPO, whose request counts as its consent
