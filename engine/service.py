@@ -468,23 +468,49 @@ class Service:
     # -- running what is due ------------------------------------------------------------------------
     def run_due(self, now: dt.datetime | None = None, *, dispatch: Callable[[dt.datetime], int] | None = None,
                 limit: int | None = None) -> int:
-        """Run every automatic transition and deadline step due at `now`, each in its own transaction, in time
-        order; then hand the outbox to `dispatch`. Safe to run from several workers at once."""
+        """Run every automatic transition and deadline step due at `now`, then hand the outbox to `dispatch`.
+
+        Work is claimed in batches of `[scheduler] batch_size` (PostgreSQL: FOR UPDATE SKIP LOCKED, so several
+        workers share it and none takes a row twice) and a batch is one transaction, in time order with a process
+        before a deadline at the same moment: one commit per batch instead of one per item is what makes a sweep
+        over 100,000 agreements fast. A worker that dies mid-batch commits nothing and its rows are unlocked for
+        the others. `advance_clock` keeps the strict one-at-a-time order a simulation needs."""
+        size = self.settings.scheduler.batch_size
         done = 0
         while limit is None or done < limit:
-            with self.store.transaction() as tx:
-                current = now or self.now(tx)
-                items = tx.claim_due(current, 1)
-                if not items:
-                    break
-                moment, kind, ident = items[0]
-                if kind == "process":
-                    self._run_process(tx, ident, current)
-                else:
-                    self._run_deadline(tx, ident, current)
-                done += 1
+            ran = self._run_batch(now, size if limit is None else min(size, limit - done))
+            if ran == 0:
+                break
+            done += ran
         if dispatch is not None:
             dispatch(now or self.now())
+        return done
+
+    def _run_batch(self, now: dt.datetime | None, size: int) -> int:
+        """Claim up to `size` due items and run them in one transaction, in time order; the batch ends early
+        where an item it ran made something due that comes before the next claimed one (a deadline's next step
+        already past after downtime), so the next claim keeps the order. If the batch fails (a concurrent
+        command's conflict, a bad item), it is redone one item per transaction, so that what can be done is
+        committed and the failing item's error is raised as before."""
+        try:
+            with self.store.transaction() as tx:
+                current = now or self.now(tx)
+                items = tx.claim_due(current, size)
+                tx.prefetch(items)
+                for done, (moment, kind, ident) in enumerate(items):
+                    if tx.earliest_write is not None and tx.earliest_write <= moment:
+                        return done  # an item run here made something due before this one: claim again
+                    if kind == "process":
+                        self._run_process(tx, ident, current)
+                    else:
+                        self._run_deadline(tx, ident, current)
+                return len(items)
+        except Exception:
+            if size == 1:
+                raise
+        done = 0
+        while done < size and self._run_batch(now, 1):
+            done += 1
         return done
 
     def advance_clock(self, to: dt.datetime, *, dispatch: Callable[[dt.datetime], int] | None = None) -> dict:

@@ -207,7 +207,7 @@ class Rendered:
     context: dict[str, Any]
 
 
-def _render(payload: Mapping[str, Any]) -> Rendered:
+def _render(payload: Mapping[str, Any], *, body: bool = True) -> Rendered:
     name = str(payload.get("template", ""))
     if name not in TEMPLATES:
         raise ValueError(f"payload field 'template' must be one of {sorted(TEMPLATES)}, not {name!r}")
@@ -245,8 +245,8 @@ def _render(payload: Mapping[str, Any]) -> Rendered:
     # Flattened again whatever the template did. The subject templates separate parts with an ASCII hyphen:
     # the stdlib folds a long header before a non-ASCII word with a doubled space, so fewer of those is better.
     subject = _TRAILING_SEPARATOR.sub("", one_line(_block(template, "subject", context)))
-    body = template.render(context)
-    return Rendered(lang=lang, subject=subject, body=body, deadlines=deadlines, context=context)
+    text = template.render(context) if body else ""  # the outbox's subject line needs no body
+    return Rendered(lang=lang, subject=subject, body=text, deadlines=deadlines, context=context)
 
 
 def _date_words(value: Any, lang: str, field: str) -> str:
@@ -267,7 +267,7 @@ def _localized_text(value: Any, lang: str) -> Any:
 
 def render_subject(payload: Mapping[str, Any]) -> str:
     """The subject line alone, for the outbox listing; it never contains a line break."""
-    return _render(payload).subject
+    return _render(payload, body=False).subject
 
 
 def _calendar(deadline: DeadlineView, context: Mapping[str, Any], now: datetime) -> bytes:

@@ -69,6 +69,27 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return sa.create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+# Statements on the scheduler's hot path, built once: building and cache-keying a statement costs more in
+# Python than running it does on the database (bench/: the reminder sweep).
+_PROCESS = sa.select(t.processes).where(t.processes.c.id == sa.bindparam("pid"))
+_PROCESS_LOCKED = _PROCESS.with_for_update()
+_DEADLINE = sa.select(t.deadlines).where(t.deadlines.c.id == sa.bindparam("did"))
+_DEADLINE_LOCKED = _DEADLINE.with_for_update(skip_locked=True)
+_DEADLINE_UPDATE = t.deadlines.update().where(t.deadlines.c.id == sa.bindparam("did"))
+_DUE_PROCESSES = (sa.select(t.processes.c.next_auto_at, t.processes.c.id)
+                  .where(t.processes.c.next_auto_at <= sa.bindparam("now"))
+                  .order_by(t.processes.c.next_auto_at, t.processes.c.id).limit(sa.bindparam("lim")))
+_DUE_DEADLINES = (sa.select(t.deadlines.c.next_at, t.deadlines.c.id)
+                  .where(t.deadlines.c.next_at <= sa.bindparam("now"))
+                  .order_by(t.deadlines.c.next_at, t.deadlines.c.id).limit(sa.bindparam("lim")))
+_CLAIM_PROCESSES = _DUE_PROCESSES.with_for_update(skip_locked=True)
+_CLAIM_DEADLINES = _DUE_DEADLINES.with_for_update(skip_locked=True)
+_DEADLINES_IN = sa.select(t.deadlines).where(t.deadlines.c.id.in_(sa.bindparam("ids", expanding=True)))
+_PROCESSES_IN = sa.select(t.processes).where(t.processes.c.id.in_(sa.bindparam("ids", expanding=True)))
+_OUTBOX_INSERT = {"postgresql": postgresql.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"]),
+                  "sqlite": sqlite.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"])}
+
+
 class Tx:
     """One unit of work on one connection, inside one transaction."""
 
@@ -76,13 +97,50 @@ class Tx:
         self.conn = conn
         self.store = store
         self.pg = store.is_postgres
+        # batch mode (the scheduler's run_due, see prefetch): rows read ahead, writes held until flush
+        self._ahead: dict[tuple[str, Any], Any] = {}
+        self._deadline_writes: dict[int, dict[str, Any]] | None = None
+        self._outbox_rows: list[dict[str, Any]] = []
+        # the earliest due moment this unit of work wrote (a next step, an automatic transition): a batch stops
+        # before an item later than it, so that catching up after downtime keeps strict time order
+        self.earliest_write: dt.datetime | None = None
+
+    def _wrote(self, moment: dt.datetime | None) -> None:
+        if moment is not None and (self.earliest_write is None or moment < self.earliest_write):
+            self.earliest_write = moment
+
+    # -- batches --------------------------------------------------------------------------------------
+    def prefetch(self, items: list[tuple[dt.datetime, str, Any]]) -> None:
+        """Batch mode for a claimed batch: its deadlines and their processes are read in two queries instead
+        of two per item, and deadline updates and outbox rows are written together at commit (`flush`); a read
+        of deadlines flushes first, so the unit of work still reads its own writes. Each row read ahead is used
+        once; a second read, or one after a write, goes to the database."""
+        self._deadline_writes = {}
+        dids = [ident for _, kind, ident in items if kind == "deadline"]
+        if not dids:
+            return
+        rows = self.conn.execute(_DEADLINES_IN, {"ids": dids}).mappings().all()
+        pids = {r["process_id"] for r in rows} | {r["root_id"] for r in rows}
+        for r in rows:
+            self._ahead["deadline", r["id"]] = r
+        for r in self.conn.execute(_PROCESSES_IN, {"ids": sorted(pids)}).mappings():
+            self._ahead["process", r["id"]] = r
+
+    def flush(self) -> None:
+        """Write what batch mode held back: deadline updates (one executemany), then outbox rows."""
+        if self._deadline_writes:
+            self.conn.execute(_DEADLINE_UPDATE, list(self._deadline_writes.values()))
+            self._deadline_writes.clear()
+        if self._outbox_rows:
+            self.conn.execute(_OUTBOX_INSERT[self.conn.dialect.name], self._outbox_rows)
+            self._outbox_rows = []
 
     # -- processes ------------------------------------------------------------------------------------
     def get_process(self, pid: str, *, lock: bool = False) -> Process | None:
-        stmt = sa.select(t.processes).where(t.processes.c.id == pid)
-        if lock and self.pg:
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).mappings().first()
+        row = None if lock else self._ahead.pop(("process", pid), None)
+        if row is None:
+            stmt = _PROCESS_LOCKED if lock and self.pg else _PROCESS
+            row = self.conn.execute(stmt, {"pid": pid}).mappings().first()
         return _process(row) if row else None
 
     def children(self, root_id: str) -> list[Process]:
@@ -93,6 +151,7 @@ class Tx:
 
     def insert_process(self, p: Process, now: dt.datetime) -> None:
         p.version = 1
+        self._wrote(p.next_auto_at)
         self.conn.execute(t.processes.insert().values(
             id=p.id, workflow=p.workflow, ptype=p.ptype, parent_id=p.parent_id, root_id=p.root_id or p.id,
             state=p.state, final=p.final, version=1, data=p.data, created_at=naive(p.created_at),
@@ -108,25 +167,38 @@ class Tx:
             raise Conflict(f"process {p.id} was changed by someone else meanwhile; reload and try again",
                            process=p.id)
         p.version += 1
+        self._ahead.pop(("process", p.id), None)
+        self._wrote(p.next_auto_at)
 
     # -- deadlines ------------------------------------------------------------------------------------
     def deadlines_of(self, process_id: str) -> list[Deadline]:
+        self.flush()
         rows = self.conn.execute(sa.select(t.deadlines).where(t.deadlines.c.process_id == process_id)
                                  .order_by(t.deadlines.c.due, t.deadlines.c.id)).mappings()
         return [_deadline(r) for r in rows]
 
     def get_deadline(self, did: int, *, lock: bool = False) -> Deadline | None:
-        stmt = sa.select(t.deadlines).where(t.deadlines.c.id == did)
-        if lock and self.pg:
-            stmt = stmt.with_for_update(skip_locked=True)
-        row = self.conn.execute(stmt).mappings().first()
+        """With `lock` on PostgreSQL: None if another worker holds the row. A row read ahead was claimed (and
+        locked) by this unit of work already."""
+        row = self._ahead.pop(("deadline", did), None)
+        if row is None:
+            self.flush()
+            stmt = _DEADLINE_LOCKED if lock and self.pg else _DEADLINE
+            row = self.conn.execute(stmt, {"did": did}).mappings().first()
         return _deadline(row) if row else None
 
     def insert_deadline(self, d: Deadline) -> None:
+        self._wrote(d.next_at)
         d.id = self.conn.execute(t.deadlines.insert().values(**_deadline_values(d))).inserted_primary_key[0]
 
     def update_deadline(self, d: Deadline) -> None:
-        self.conn.execute(t.deadlines.update().where(t.deadlines.c.id == d.id).values(**_deadline_values(d)))
+        self._ahead.pop(("deadline", d.id), None)
+        self._wrote(d.next_at)
+        values = {**_deadline_values(d), "did": d.id}
+        if self._deadline_writes is not None:
+            self._deadline_writes[d.id] = values
+        else:
+            self.conn.execute(_DEADLINE_UPDATE, values)
 
     # -- history --------------------------------------------------------------------------------------
     def append_record(self, rec: Record) -> Record:
@@ -163,14 +235,16 @@ class Tx:
                  "kind": n.kind, "to_addr": n.to_addr, "to_name": n.to_name, "subject": n.subject,
                  "payload": n.payload, "status": "pending", "attempts": 0, "created_at": naive(now),
                  "next_attempt_at": naive(now), "record_seq": n.payload.get("record_seq")} for n in notes]
-        dialect = postgresql if self.pg else sqlite
-        stmt = dialect.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"])
-        return self.conn.execute(stmt, rows).rowcount or 0
+        if self._deadline_writes is not None:  # batch mode: written at flush; the count is what was offered
+            self._outbox_rows += rows
+            return len(rows)
+        return self.conn.execute(_OUTBOX_INSERT[self.conn.dialect.name], rows).rowcount or 0
 
     # -- the scheduler's view -------------------------------------------------------------------------
     def next_due(self, now: dt.datetime) -> tuple[dt.datetime, str, Any] | None:
         """The earliest due item: an automatic transition of a process or a deadline step (processes first at
         the same moment, so that a lapse cancels a deadline before it would be judged missed)."""
+        self.flush()
         n = naive(now)
         p = self.conn.execute(sa.select(t.processes.c.next_auto_at, t.processes.c.id)
                               .where(t.processes.c.next_auto_at <= n)
@@ -191,20 +265,17 @@ class Tx:
     def claim_due(self, now: dt.datetime, limit: int) -> list[tuple[dt.datetime, str, Any]]:
         """Due items in time order, locked for this worker (PostgreSQL: SKIP LOCKED, so that several workers
         share the work and none takes a row twice)."""
-        n = naive(now)
-        ps = sa.select(t.processes.c.next_auto_at, t.processes.c.id).where(t.processes.c.next_auto_at <= n) \
-            .order_by(t.processes.c.next_auto_at).limit(limit)
-        ds = sa.select(t.deadlines.c.next_at, t.deadlines.c.id).where(t.deadlines.c.next_at <= n) \
-            .order_by(t.deadlines.c.next_at).limit(limit)
-        if self.pg:
-            ps = ps.with_for_update(skip_locked=True)
-            ds = ds.with_for_update(skip_locked=True)
-        items = [(aware(m), 0, "process", i) for m, i in self.conn.execute(ps)]
-        items += [(aware(m), 1, "deadline", i) for m, i in self.conn.execute(ds)]
+        self.flush()
+        params = {"now": naive(now), "lim": limit}
+        items = [(aware(m), 0, "process", i)
+                 for m, i in self.conn.execute(_CLAIM_PROCESSES if self.pg else _DUE_PROCESSES, params)]
+        items += [(aware(m), 1, "deadline", i)
+                  for m, i in self.conn.execute(_CLAIM_DEADLINES if self.pg else _DUE_DEADLINES, params)]
         items.sort()
         return [(m, k, i) for m, _, k, i in items[:limit]]
 
     def next_wakeup(self) -> dt.datetime | None:
+        self.flush()
         values = [self.conn.execute(sa.select(sa.func.min(t.processes.c.next_auto_at))).scalar(),
                   self.conn.execute(sa.select(sa.func.min(t.deadlines.c.next_at))).scalar(),
                   self.conn.execute(sa.select(sa.func.min(t.outbox.c.next_attempt_at))
@@ -213,6 +284,7 @@ class Tx:
         return aware(min(values)) if values else None
 
     def next_mail_at(self, until: dt.datetime) -> dt.datetime | None:
+        self.flush()
         value = self.conn.execute(sa.select(sa.func.min(t.outbox.c.next_attempt_at))
                                   .where(t.outbox.c.status == "pending",
                                          t.outbox.c.next_attempt_at <= naive(until))).scalar()
@@ -239,7 +311,9 @@ class SqlStore:
     def transaction(self) -> Iterator[Tx]:
         try:
             with self.engine.begin() as conn:
-                yield Tx(conn, self)
+                tx = Tx(conn, self)
+                yield tx
+                tx.flush()
         except sa.exc.OperationalError as exc:
             if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
                 raise Conflict("the database was busy with a concurrent change; try again") from None
