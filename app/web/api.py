@@ -1,0 +1,166 @@
+"""The HTTP API of INTERFACE.md under /api/v1: the same Service and views as the command line, with the
+bearer token's role and party in place of --role/--party. Errors keep the engine's classes: 400 bad input,
+401 no or bad token, 403 this role or party may not, 404 unknown process, 409 wrong state, failed guard or a
+concurrent change; each body names the reason and the article."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.web import reading
+from app.web.auth import (Principal, Unauthenticated, bearer, principal_for, require_role, require_visible,
+                          root_of)
+from engine.errors import BadInput, NotAllowed
+from engine.views import show as show_view
+from storage.queries import verify_chain
+
+router = APIRouter(prefix="/api/v1")
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="bad_input, unauthenticated, not_allowed, not_found or conflict")
+    reason: str = Field(description="why, in words")
+    article: str | None = Field(None, description="the article of the agreement the refusal rests on")
+    message: str
+    field: str | None = None
+    process: str | None = None
+    state: str | None = None
+    trigger: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in (
+        (400, "bad input (a field outside the vocabulary, an unparseable date, a date after today)"),
+        (401, "no token, or an unknown or revoked one"),
+        (403, "this role or party may not do this"),
+        (404, "no such process"),
+        (409, "not allowed in the current state, a guard refused, or someone changed the process meanwhile"))}
+
+
+class TriggerBody(BaseModel):
+    """What `convenant trigger` takes besides the role and party, which the token decides."""
+    model_config = ConfigDict(extra="forbid")
+    on: str | None = Field(None, description="the date the act legally happened (ISO 8601; default today on "
+                                             "the engine's clock)", examples=["2025-03-20"], max_length=40)
+    ref: str | None = Field(None, description="the letter, decision or Staatscourant reference", max_length=2000)
+    reason: str | None = Field(None, description="why (kept in the history)", max_length=2000)
+    data: dict[str, str | int | list[str | int]] = Field(
+        default_factory=dict, description="the trigger's values (`--set KEY=VALUE`), e.g. {\"extend\": \"yes\"}")
+    party: str | None = Field(None, description="the party the act is for: a secretariat token recording an act "
+                                                "for a party; a party token may only name its own", max_length=100)
+    version: int | None = Field(None, description="refuse with 409 if the process is no longer at this version "
+                                                  "(same as the If-Match header)")
+
+
+def principal(request: Request, authorization: str | None = Header(None, description="Bearer TOKEN")
+              ) -> Principal:
+    who = principal_for(request.app.state.convenant.store, bearer(authorization))
+    if who is None:
+        raise Unauthenticated("a valid bearer token is required (Authorization: Bearer TOKEN); create one with "
+                              "'convenant tokens create'" if not authorization else
+                              "the token is unknown or revoked")
+    return who
+
+
+def _service(request: Request):
+    return request.app.state.convenant.service
+
+
+@router.get("/processes", summary="All agreements with state, dates, next deadline, open decisions and missed "
+            "deadlines", responses=ERRORS)
+def list_processes(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+    return reading.agreements(_service(request), who)
+
+
+@router.get("/processes/{process_id:path}/history", summary="What `history --json` returns", responses=ERRORS)
+def process_history(request: Request, process_id: str, party: str | None = Query(None, max_length=100),
+                    since: str | None = Query(None, max_length=40), until: str | None = Query(None, max_length=40),
+                    who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+    service = _service(request)
+    require_visible(service, who, process_id)
+    return list(reading.records(service, who, process=process_id, party=party, since=since, until=until))
+
+
+@router.get("/processes/{process_id:path}", summary="What `show --json` returns, with the triggers this token "
+            "may fire now", responses=ERRORS)
+def get_process(request: Request, process_id: str, who: Principal = Depends(principal)) -> JSONResponse:
+    service = _service(request)
+    require_visible(service, who, process_id)
+    doc = show_view(service, process_id, who.role, who.party)
+    return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None or value.strip() in ("", "*"):
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    try:
+        return int(text.strip('"'))
+    except ValueError:
+        raise BadInput(f"If-Match {value!r} is not a process version (the ETag of GET, like \"3\")",
+                       field="If-Match") from None
+
+
+@router.post("/processes/{process_id:path}/triggers/{trigger}", summary="Fire a transition",
+             responses=ERRORS)
+def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
+         if_match: str | None = Header(None, description="the process version (ETag) this act expects"),
+         who: Principal = Depends(principal)) -> JSONResponse:
+    service = _service(request)
+    expected = _if_match(if_match)
+    if body.version is not None:
+        if expected is not None and expected != body.version:
+            raise BadInput("If-Match and version disagree", field="version")
+        expected = body.version
+    party = body.party
+    if who.role == "party":
+        if party is not None and party != who.party:
+            require_visible(service, who, process_id)  # an unknown process is 404 first
+            with service.store.transaction() as tx:
+                root = tx.get_process(root_of(process_id))
+            if party not in root.parties:  # outside the vocabulary is bad input, as on the command line
+                raise BadInput(f"unknown party {party!r}; parties are {', '.join(root.parties)}", field="party")
+            raise NotAllowed(f"a party token acts for its own party ({who.party}) only, not for {party}",
+                             forbidden=True, process=process_id, trigger=trigger)
+        party = who.party
+    data = {k: ",".join(str(i) for i in v) if isinstance(v, list) else str(v) for k, v in body.data.items()}
+    fired = service.fire(process_id, trigger, actor=who.name, role=who.role, party=party, on=body.on,
+                         ref=body.ref, reason=body.reason, data=data, expected_version=expected)
+    out = fired.as_dict()
+    with service.store.transaction() as tx:
+        proc = tx.get_process(process_id)
+    out["version"] = proc.version if proc else None
+    return JSONResponse(out, headers={"ETag": f'"{out["version"]}"'} if proc else None)
+
+
+@router.get("/deadlines", summary="What `deadlines --json` returns", responses=ERRORS)
+def get_deadlines(request: Request, within: int | None = Query(None, ge=0, le=36500, description="only those due "
+                  "within this many days"), all: bool = Query(False, description="met, missed and cancelled too"),
+                  who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+    return reading.deadlines(_service(request), who, within=within, show_all=all)
+
+
+@router.get("/audit/verify", summary="Check the tamper-evident chain (`audit verify --json`)", responses=ERRORS)
+def audit_verify(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return verify_chain(_service(request).store)
+
+
+@router.get("/audit/export", summary="Every record, as `audit export` (secretariat and auditors)",
+            responses={**ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}}}})
+def audit_export(request: Request, format: Literal["json", "csv"] = Query("json"),
+                 who: Principal = Depends(principal)) -> StreamingResponse:
+    require_role(who, "secretariat", "auditor", what="export the whole history")
+    return export_response(reading.records(_service(request), who), format, "convenant-history")
+
+
+def export_response(rows, fmt: str, stem: str) -> StreamingResponse:
+    if fmt == "csv":
+        return StreamingResponse(reading.as_csv(rows), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+    return StreamingResponse(reading.as_json(rows), media_type="application/json",
+                             headers={"Content-Disposition": f'attachment; filename="{stem}.json"'})

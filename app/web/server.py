@@ -1,0 +1,141 @@
+"""One process with the pages, the HTTP API and the scheduler: `convenant serve`. The scheduler (engine.scheduler
+Worker) starts with the app and stops with it, so a plain `convenant serve` on the embedded SQLite default keeps
+every deadline."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.web import api, pages
+from engine.errors import ConvenantError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+DESCRIPTION = """The HTTP API of convenant (see INTERFACE.md). Authenticate with `Authorization: Bearer TOKEN`
+(tokens from `convenant tokens create`); the token's role and party decide what is allowed, exactly as
+`--role`/`--party` on the command line. Process ids with a `/` are URL-encoded (`krachtenbundeling%2Famendment-1`).
+Errors: 400 bad input, 401 no or bad token, 403 this role or party may not, 404 unknown process, 409 wrong state,
+failed guard or a concurrent change (send `If-Match` with the ETag of GET, or `version`, to detect it); each error
+body names the `reason` and the `article`."""
+
+
+def error_body(exc: ConvenantError) -> dict[str, Any]:
+    body = exc.as_dict()
+    body["reason"] = exc.message
+    body.setdefault("article", None)
+    return body
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(app, *, scheduler: bool = True) -> FastAPI:
+    """The FastAPI application over a bootstrap.App; `scheduler=False` for tests that drive the clock."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if scheduler:
+            from engine.scheduler import Worker
+            kwargs: dict[str, Any] = {"interval_seconds": app.settings.scheduler.interval_seconds}
+            if hasattr(app.settings.scheduler, "batch_size"):
+                kwargs["batch"] = app.settings.scheduler.batch_size
+            worker = Worker(app.service, app.dispatcher(), **kwargs)
+            worker.start()
+        web.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    web = FastAPI(title="convenant", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+    web.state.convenant = app
+
+    @web.exception_handler(ConvenantError)
+    async def convenant_error(request: Request, exc: ConvenantError) -> Response:
+        if is_api(request) or request.url.path.startswith("/feeds/"):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+            return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
+        return pages.error_page(request, exc)
+
+    @web.exception_handler(pages.LoginRequired)
+    async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
+        return pages.to_login(request)
+
+    @web.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        """Bad input is 400 with the field named, as on the command line (not FastAPI's 422)."""
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or None
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        from engine.errors import BadInput
+        return await convenant_error(request, BadInput(message, field=field))
+
+    @web.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        if is_api(request):
+            return JSONResponse({"error": kind, "reason": str(exc.detail), "message": str(exc.detail),
+                                 "article": None}, status_code=exc.status_code, headers=exc.headers)
+        return pages.plain_error(request, exc.status_code)
+
+    @web.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "error", "reason": "internal error", "message": "internal error",
+                             "article": None}, status_code=500)
+
+    @web.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not is_api(request) and request.url.path != "/api/docs":
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Content-Security-Policy",
+                                        "default-src 'self'; img-src 'self'; style-src 'self'; "
+                                        "form-action 'self'; frame-ancestors 'none'")
+        return response
+
+    web.include_router(api.router)
+    web.include_router(pages.router)
+    web.mount("/static", StaticFiles(directory=STATIC), name="static")
+    web.state.worker = None
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI documents 422 for every validated route; this API answers 400 instead, so say that."""
+        if web.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+            doc = get_openapi(title=web.title, version=web.version, description=web.description, routes=web.routes)
+            for path in doc.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                doc.get("components", {}).get("schemas", {}).pop(name, None)
+            web.openapi_schema = doc
+        return web.openapi_schema
+
+    web.openapi = openapi  # type: ignore[method-assign]
+    return web
+
+
+def serve(app, host: str, port: int) -> None:
+    """`convenant serve`: pages, API and scheduler in one process until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    uvicorn.run(create_app(app), host=host, port=port, log_level="info", proxy_headers=False)
