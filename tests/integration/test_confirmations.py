@@ -198,3 +198,27 @@ def test_the_join_is_done_per_page(cli: Cli) -> None:
     assert list(with_notifications(app.store, history(app.store, KB), page=2)) == whole
     assert sum(len(r["notifications"]) for r in whole) == len(c.run("outbox").data)
     app.store.dispose()
+
+
+def test_the_http_api_reads_as_the_token_does(cli: Cli) -> None:
+    """GET /api/v1/processes/{id}/history is what `history --json` is, read as the token's role and party."""
+    from fastapi.testclient import TestClient
+
+    from app.bootstrap import build
+    from app.web.server import create_app
+
+    c = confidential_history(cli)
+    tokens = {who: c.run("tokens", "create", "--name", who, "--role", role, *(["--party", party] if party else []))
+              .data["token"] for who, role, party in (("sec", "secretariat", None), ("aud", "auditor", None),
+                                                     ("ipo", "party", "ipo"), ("vng", "party", "vng"))}
+    app = build(str(c.config))
+    client = TestClient(create_app(app, scheduler=False))
+    try:
+        for who, sees in (("sec", True), ("aud", True), ("ipo", False), ("vng", True)):
+            res = client.get(f"/api/v1/processes/{KB}/history", headers={"Authorization": f"Bearer {tokens[who]}"})
+            assert res.status_code == 200
+            (note,) = [r for r in res.json() if r["trigger"] == "add_note" and r["party"] == "vng"]
+            assert note["confidential"] is True and (SECRET in res.text) is sees, who
+            assert note["notifications"] == record(c, "add_note", "vng")["notifications"]
+    finally:
+        app.store.dispose()
