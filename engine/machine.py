@@ -1,7 +1,10 @@
-"""One `transitions.Machine` per process type of a definition (auto_transitions off); a process is attached
-only while one command runs, so memory does not grow with the number of agreements."""
+"""One `transitions.Machine` per process type of a definition (auto_transitions off), driving ONE model that
+stays attached: a command sets the model's state and fires, under a lock (the web server fires from several
+threads). No process is ever attached, so memory does not grow with the number of agreements, and no command pays
+for `Machine.add_model` building the trigger methods (bench/: that was most of the machine's cost)."""
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 from transitions import Machine, MachineError
@@ -10,11 +13,11 @@ from engine.definitions import ProcessSpec, WorkflowDefinition
 
 
 class _Attached:
-    """The model a machine drives for one command: the current state and the condition to test branches."""
+    """The model a machine drives: the state of the command being fired and the condition to test branches."""
 
-    def __init__(self, state: str, test: Callable[[str], bool]) -> None:
-        self.state = state
-        self.test = test
+    def __init__(self) -> None:
+        self.state: str = ""
+        self.test: Callable[[str], bool] | None = None
 
 
 class ProcessMachine:
@@ -22,6 +25,9 @@ class ProcessMachine:
         self.spec: ProcessSpec = wf.process(ptype)
         self.machine = Machine(model=None, states=list(self.spec.states), initial=self.spec.initial,
                                auto_transitions=False, send_event=True, ignore_invalid_triggers=False)
+        self.model = _Attached()
+        self.machine.add_model(self.model, initial=self.spec.initial)
+        self._lock = threading.Lock()
         for trig in self.spec.triggers:
             sources = expand_sources(wf, trig.source)
             for branch in trig.branches:
@@ -37,15 +43,16 @@ class ProcessMachine:
 
     def fire(self, state: str, trigger: str, test: Callable[[str], bool]) -> str:
         """The destination state of `trigger` from `state`, with branch conditions answered by `test`."""
-        model = _Attached(state, test)
-        self.machine.add_model(model, initial=state)
-        try:
-            model.trigger(trigger)
-        except MachineError as exc:
-            raise ValueError(str(exc)) from None
-        finally:
-            self.machine.remove_model(model)
-        return model.state
+        model = self.model
+        with self._lock:
+            model.state, model.test = state, test
+            try:
+                model.trigger(trigger)
+            except MachineError as exc:
+                raise ValueError(str(exc)) from None
+            finally:
+                model.test = None  # keep no command's context alive between commands
+            return model.state
 
 
 def expand_sources(wf: WorkflowDefinition, sources: list[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -524,4 +525,9 @@ def cast_vote(act: Act, decision: str, answer: str) -> None:
 
 
 def snapshot(process: Process) -> Process:
-    return copy.deepcopy(process)
+    """A working copy an act may change freely, so that a refused act leaves the original as it was. The other
+    fields are immutable; the data (plain dicts, lists, strings, numbers) is copied by a pickle round trip, about
+    seven times faster than copy.deepcopy on an agreement's 13 kB (bench/: the copy was half the in-memory step)."""
+    out = copy.copy(process)
+    out.data = pickle.loads(pickle.dumps(process.data, pickle.HIGHEST_PROTOCOL))
+    return out

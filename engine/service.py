@@ -4,7 +4,6 @@ One command is one transaction: authorise, validate and check guards before anyt
 state, the chained transition record, deadline changes and outbox rows are written together, or nothing is."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -193,8 +192,8 @@ class Service:
             from engine.errors import Conflict
             raise Conflict(f"process {pid} is at version {proc.version}, not {expected_version}: someone "
                            f"changed it meanwhile", process=pid)
-        work_root = copy.deepcopy(root)
-        work_proc = work_root if proc.id == root.id else copy.deepcopy(proc)
+        work_root = rules.snapshot(root)
+        work_proc = work_root if proc.id == root.id else rules.snapshot(proc)
         deadlines = tx.deadlines_of(proc.id)
         act = self._act(wf, spec, tspec, work_proc, work_root, actor, role, party, on_date, ref, reason, params,
                         now, deadlines)

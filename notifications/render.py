@@ -22,10 +22,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import icalendar
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, nodes
 
 __all__ = [
     "DEFAULT_LANG",
@@ -186,14 +187,65 @@ def _environment() -> Environment:
     return env
 
 
+@lru_cache(maxsize=64)
 def _template(name: str, lang: str) -> Template:
-    """The template in the wanted language, or the Dutch one where that language has none."""
+    """The template in the wanted language, or the Dutch one where that language has none (looked up once per
+    process: the loader would otherwise stat the files for every message)."""
     langs = [lang, DEFAULT_LANG] if lang in LANGS and lang != DEFAULT_LANG else [DEFAULT_LANG]
     return _environment().select_template([f"{code}/{name}.txt.j2" for code in langs])
 
 
 def _block(template: Template, name: str, context: Mapping[str, Any]) -> str:
     return "".join(template.blocks[name](template.new_context(dict(context))))
+
+
+@lru_cache(maxsize=64)
+def _subject_names(template_name: str) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    """What a template's subject block reads, as (name, attributes): attributes where the block only tests the
+    value and reads those attributes of it (`deadline.title if deadline`), None where it uses the value itself.
+    A subject is a function of these alone."""
+    env = _environment()
+    source, _, _ = env.loader.get_source(env, template_name)  # type: ignore[union-attr]
+    block = next(b for b in env.parse(source).find_all(nodes.Block) if b.name == "subject")
+    narrow = {id(g.node) for g in block.find_all(nodes.Getattr)}
+    narrow |= {id(c.test) for c in (*block.find_all(nodes.If), *block.find_all(nodes.CondExpr))}
+    attrs: dict[str, set[str]] = {}
+    for g in block.find_all(nodes.Getattr):
+        if isinstance(g.node, nodes.Name):
+            attrs.setdefault(g.node.name, set()).add(g.attr)
+    names = list(block.find_all(nodes.Name))
+    whole = {n.name for n in names if id(n) not in narrow}
+    return tuple(sorted((name, None if name in whole or not attrs.get(name) else tuple(sorted(attrs[name])))
+                        for name in {n.name for n in names}))
+
+
+@lru_cache(maxsize=4096)
+def _subject(template_name: str, values: tuple[tuple[str, Any], ...]) -> str:
+    """The subject block rendered once per distinct set of values it reads (the sweep sends the same reminder
+    subject to many recipients): rendering a Jinja block costs more than everything else a subject needs."""
+    context = {name: SimpleNamespace(**dict(value[1])) if isinstance(value, tuple) and value[:1] == (_ATTRS,)
+               else value for name, value in values}
+    return _TRAILING_SEPARATOR.sub("", one_line(_block(_template_by_name(template_name), "subject", context)))
+
+
+_ATTRS = object()  # marks a value given to the subject block as the attributes it reads
+
+
+@lru_cache(maxsize=64)
+def _template_by_name(template_name: str) -> Template:
+    return _environment().get_template(template_name)
+
+
+def _subject_values(template_name: str, context: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    out = []
+    for name, attrs in _subject_names(template_name):
+        if name not in context:
+            continue
+        value = context[name]
+        if attrs is not None and value is not None:
+            value = (_ATTRS, tuple((a, getattr(value, a)) for a in attrs))
+        out.append((name, tuple(value) if isinstance(value, list) else value))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -244,7 +296,7 @@ def _render(payload: Mapping[str, Any], *, body: bool = True) -> Rendered:
     }
     # Flattened again whatever the template did. The subject templates separate parts with an ASCII hyphen:
     # the stdlib folds a long header before a non-ASCII word with a doubled space, so fewer of those is better.
-    subject = _TRAILING_SEPARATOR.sub("", one_line(_block(template, "subject", context)))
+    subject = _subject(template.name, _subject_values(template.name, context))
     text = template.render(context) if body else ""  # the outbox's subject line needs no body
     return Rendered(lang=lang, subject=subject, body=text, deadlines=deadlines, context=context)
 

@@ -86,6 +86,16 @@ _CLAIM_PROCESSES = _DUE_PROCESSES.with_for_update(skip_locked=True)
 _CLAIM_DEADLINES = _DUE_DEADLINES.with_for_update(skip_locked=True)
 _DEADLINES_IN = sa.select(t.deadlines).where(t.deadlines.c.id.in_(sa.bindparam("ids", expanding=True)))
 _PROCESSES_IN = sa.select(t.processes).where(t.processes.c.id.in_(sa.bindparam("ids", expanding=True)))
+# ... and on every command's path (bench/: durable commands)
+_PROCESS_UPDATE = (t.processes.update()
+                   .where(t.processes.c.id == sa.bindparam("pid"), t.processes.c.version == sa.bindparam("seen")))
+_DEADLINES_OF = (sa.select(t.deadlines).where(t.deadlines.c.process_id == sa.bindparam("pid"))
+                 .order_by(t.deadlines.c.due, t.deadlines.c.id))
+_CHAIN_HEAD = sa.select(t.chain_head.c.seq, t.chain_head.c.hash).where(t.chain_head.c.id == 1)
+_CHAIN_HEAD_LOCKED = _CHAIN_HEAD.with_for_update()
+_CHAIN_HEAD_UPDATE = t.chain_head.update().where(t.chain_head.c.id == 1)
+_RECORD_INSERT = t.records.insert()
+_META = sa.select(t.meta.c.value).where(t.meta.c.key == sa.bindparam("key"))
 _OUTBOX_INSERT = {"postgresql": postgresql.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"]),
                   "sqlite": sqlite.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"])}
 
@@ -159,10 +169,9 @@ class Tx:
 
     def update_process(self, p: Process, now: dt.datetime) -> None:
         """Write the new state if nobody changed the row since it was read; otherwise a Conflict."""
-        result = self.conn.execute(
-            t.processes.update().where(t.processes.c.id == p.id, t.processes.c.version == p.version)
-            .values(state=p.state, final=p.final, data=p.data, version=p.version + 1, updated_at=naive(now),
-                    next_auto_at=naive(p.next_auto_at)))
+        result = self.conn.execute(_PROCESS_UPDATE, {
+            "pid": p.id, "seen": p.version, "state": p.state, "final": p.final, "data": p.data,
+            "version": p.version + 1, "updated_at": naive(now), "next_auto_at": naive(p.next_auto_at)})
         if result.rowcount != 1:
             raise Conflict(f"process {p.id} was changed by someone else meanwhile; reload and try again",
                            process=p.id)
@@ -173,8 +182,7 @@ class Tx:
     # -- deadlines ------------------------------------------------------------------------------------
     def deadlines_of(self, process_id: str) -> list[Deadline]:
         self.flush()
-        rows = self.conn.execute(sa.select(t.deadlines).where(t.deadlines.c.process_id == process_id)
-                                 .order_by(t.deadlines.c.due, t.deadlines.c.id)).mappings()
+        rows = self.conn.execute(_DEADLINES_OF, {"pid": process_id}).mappings()
         return [_deadline(r) for r in rows]
 
     def get_deadline(self, did: int, *, lock: bool = False) -> Deadline | None:
@@ -204,10 +212,7 @@ class Tx:
     def append_record(self, rec: Record) -> Record:
         """Chain the record to the previous one. The chain head row is the one lock all writers share, taken
         last so that it is held only for the insert and the commit."""
-        stmt = sa.select(t.chain_head).where(t.chain_head.c.id == 1)
-        if self.pg:
-            stmt = stmt.with_for_update()
-        head = self.conn.execute(stmt).mappings().first()
+        head = self.conn.execute(_CHAIN_HEAD_LOCKED if self.pg else _CHAIN_HEAD).mappings().first()
         seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
         row = {"seq": seq + 1, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
                "source": rec.source, "dest": rec.dest, "actor": rec.actor, "role": rec.role, "party": rec.party,
@@ -217,10 +222,9 @@ class Tx:
                "format": RECORD_FORMAT}
         row["prev_hash"] = prev
         row["hash"] = record_hash(hashed_fields(row), prev)
-        self.conn.execute(t.records.insert().values(**row))
+        self.conn.execute(_RECORD_INSERT, row)
         if head:
-            self.conn.execute(t.chain_head.update().where(t.chain_head.c.id == 1)
-                              .values(seq=row["seq"], hash=row["hash"]))
+            self.conn.execute(_CHAIN_HEAD_UPDATE, {"seq": row["seq"], "hash": row["hash"]})
         else:
             self.conn.execute(t.chain_head.insert().values(id=1, seq=row["seq"], hash=row["hash"]))
         rec.seq, rec.prev_hash, rec.hash = row["seq"], prev, row["hash"]
@@ -292,7 +296,7 @@ class Tx:
 
     # -- clock ----------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
-        return self.conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+        return self.conn.execute(_META, {"key": key}).scalar()
 
     def set_meta(self, key: str, value: str) -> None:
         if self.meta(key) is None:

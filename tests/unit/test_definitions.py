@@ -234,7 +234,7 @@ def test_one_machine_per_process_type_without_auto_transitions():
             assert not [t for t in triggers if t.startswith("to_")], triggers
             expected = {t.name for t in spec.triggers if state in expand_sources(kb, t.source)}
             assert set(triggers) == expected
-        assert pm.machine.models == []
+        assert pm.machine.models == [pm.model]                # one model per machine, never a process
 
 
 def test_branches_and_internal_transitions():
@@ -249,10 +249,11 @@ def test_branches_and_internal_transitions():
     assert pm.fire("extension_decision", "vote_extension", lambda cond: cond == "outcome:extended") == "active"
     with pytest.raises(ValueError):
         pm.fire("draft", "publish", lambda cond: True)
-    assert pm.machine.models == []                             # also after a refusal
+    assert pm.machine.models == [pm.model]                     # also after a refusal
+    assert pm.model.test is None                               # no command's context kept alive
 
 
-def test_no_model_stays_attached_and_memory_does_not_grow():
+def test_one_model_per_machine_and_memory_does_not_grow():
     kb = workflows.load_all()["krachtenbundeling"]
     pm = Machines().get(kb, "agreement")
 
@@ -270,8 +271,24 @@ def test_no_model_stays_attached_and_memory_does_not_grow():
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    assert pm.machine.models == []
+    assert pm.machine.models == [pm.model]
     assert grown < 64 * 1024, f"memory grew by {grown} bytes over 2,000 fires"
+
+
+def test_the_shared_model_serves_several_threads():
+    """The web server fires from several threads through one machine: each fire sees its own state and test."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pm = Machines().get(workflows.load_all()["krachtenbundeling"], "agreement")
+
+    def one(i: int) -> str:
+        if i % 2:
+            return pm.fire("extension_decision", "vote_extension", lambda cond: cond == "outcome:extended")
+        return pm.fire("signing", "sign", lambda cond: cond == "all_signed")
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(one, range(2000)))
+    assert got == ["active" if i % 2 else "signed" for i in range(2000)]
 
 
 def test_service_fires_through_one_cached_machine(tmp_path):
@@ -286,5 +303,5 @@ def test_service_fires_through_one_cached_machine(tmp_path):
     for party in ("ienw", "ipo"):
         app.service.fire("krachtenbundeling", "sign", actor="s", role="party", party=party)
     assert app.service.machines.get(app.workflows["krachtenbundeling"], "agreement") is pm
-    assert pm.machine.models == []
+    assert pm.machine.models == [pm.model]
     app.store.dispose()

@@ -333,3 +333,30 @@ def test_dtstamp_is_utc() -> None:
     ((_, cal),) = calendars(parsed(render()))
     stamp = cal.walk("VEVENT")[0]["DTSTAMP"].dt
     assert stamp.utcoffset() == timedelta(0) and stamp == NOW.astimezone(timezone.utc)
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_cached_subject_is_the_subject_rendered_afresh(template: str, lang: str) -> None:
+    """render_subject renders a subject once per set of values it reads; it must equal a fresh rendering of the
+    whole context, and payloads that differ in what it reads (here the title) must not share one."""
+    from notifications import render as r
+
+    variants = [payload(template=template, lang=lang),
+                payload(template=template, lang=lang, level=2, level_name={"nl": "BO", "en": "BO"},
+                        theme="ruimte", failed_to="x@example.org", trigger_label={"nl": "Tekenen", "en": "Sign"},
+                        ref="IENW/BSK-2025/1"),
+                payload(template=template, lang=lang, agreement_title="Ander convenant", article="Art. 9",
+                        deadlines=[{"kind": "end", "title": {"nl": "Einde"}, "due": "2026-01-02",
+                                    "article": "Art. 8", "uid": "a@b"}]),
+                payload(template=template, lang=lang, deadlines=[])]
+    for p in variants:
+        rendered = r._render(p, body=False)
+        template_obj = r._template(template, lang)
+        fresh = r._TRAILING_SEPARATOR.sub("", r.one_line(r._block(template_obj, "subject", rendered.context)))
+        assert render_subject(p) == rendered.subject == fresh
+    assert render_subject(variants[0]) != render_subject(payload(template=template, lang=lang, agreement_title="B"))
+    # what the subject does not read (recipient, uid, days left) shares the cached rendering
+    other = payload(template=template, lang=lang, to_name="X", to_addr="x@example.org", days_left=1,
+                    deadlines=[{**payload()["deadlines"][0], "uid": "other@convenant"}])
+    assert render_subject(other) == render_subject(payload(template=template, lang=lang))
