@@ -128,7 +128,7 @@ def in_memory_step(workdir: Path, size: dict[str, int]) -> None:
     per = lambda s: f"{s / n * 1e6:,.0f} µs"  # noqa: E731
     row("engine in-memory step (report_progress)", per(engine_s), f"bare transitions {per(bare_s)}",
         f"{engine_s / bare_s:.1f}x", "<= 3x")
-    row("  of which the machine (attach, fire, detach)", per(attach_s), f"bare transitions {per(bare_s)}",
+    row("  of which the machine (set state, fire)", per(attach_s), f"bare transitions {per(bare_s)}",
         f"{attach_s / bare_s:.1f}x", "")
     app.store.dispose()
 
