@@ -549,6 +549,17 @@ def audit_verify(ctx: Ctx) -> None:
     sys.exit(3)
 
 
+@audit.command("refusals")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@pass_ctx
+@run
+def audit_refusals(ctx: Ctx, limit: int) -> None:
+    """Refused attempts (who tried what, and why), kept apart from the chained history; newest first."""
+    from storage.queries import refusals
+    rows = refusals(ctx.app().store, limit)
+    ctx.out(rows, lambda: table(rows, ["at", "process", "trigger", "actor", "role", "party", "code", "message"]))
+
+
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")

@@ -304,3 +304,17 @@ def test_refusals_are_logged_apart_from_the_chain(c):
     engine.dispose()
     assert ("open_signing", 3, "Art. 5.3") in [tuple(r) for r in rows]
     assert c.run("audit", "verify").data["intact"] is True
+
+
+def test_refused_attempts_are_logged_apart_from_the_chain(cli):
+    """Issue 2: a refusal is kept (who tried what, why) without touching the history chain."""
+    from tests.conftest import signed
+    c = signed(cli)
+    before = c.history()
+    c.trigger("krachtenbundeling", "publish", role="party", party="vng", actor="iemand van VNG",
+              ref="Stcrt. 2025, 11512", expect=3)
+    assert c.history() == before
+    rows = c.run("audit", "refusals").data
+    assert rows[0]["trigger"] == "publish" and rows[0]["party"] == "vng" and rows[0]["code"] == 3
+    assert rows[0]["actor"] == "iemand van VNG" and "ienw" in rows[0]["message"]
+    assert c.run("audit", "verify").data["intact"] is True
