@@ -408,3 +408,17 @@ def test_extension_votes_follow_the_same_rules(cli):
     assert root["state"] == "active" and root["ends_on"] == "2027-12-31"
     assert decision(c, K, "extension")["outcome"] == "extended"
     assert c.show(t)["state"] == "continuation_decision"
+
+
+def test_a_vote_dated_before_its_decision_opened_is_refused(cli):
+    """INTERFACE.md: a --on date before the act it depends on is exit 3 and changes nothing."""
+    from tests.conftest import active
+    c = active(cli)
+    c.advance("2026-04-02T09:00:00+02:00")          # the extension decision opened automatically on 2 April
+    assert c.show()["state"] == "extension_decision"
+    before = c.snapshot()
+    res = c.trigger(K, "vote_extension", role="party", party="ipo", on="2026-03-30", sets=("extend=no",), expect=3)
+    assert "extension opened on" in res.err
+    assert c.snapshot() == before
+    c.trigger(K, "vote_extension", role="party", party="ipo", on="2026-04-02", sets=("extend=no",))
+    assert c.show()["state"] == "expiring"
