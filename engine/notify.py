@@ -126,7 +126,8 @@ def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: Pro
             "template": template, "lang": lang, "to_name": contact["name"], "to_addr": contact["email"],
             "agreement_id": root.id, "agreement_title": wf_title, "process_id": proc.id, "article": d.article,
             "state": proc.state, "days_left": (d.due - today).days, "theme": theme["title"] if theme else None,
-            "level": step.level if theme is None or step.level is None else step.level + 1,
+            # people count rungs from 1 (working group / responsible party = 1, DO = 2, BO = 3), as `show` does
+            "level": None if step.level is None else step.level + 1,
             "level_name": (level_name or {}).get(lang) if level_name else None,
             "expected": expected, "subject_of": d.subject,
             "deadlines": [{"kind": d.kind, "title": title, "due": d.due.isoformat(), "article": d.article,

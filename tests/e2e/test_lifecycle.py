@@ -245,7 +245,7 @@ def test_late_entry_of_a_running_agreement(late):
     rows = [r for r in outbox_rows(c) if r["payload"].get("deadlines")
             and r["payload"]["deadlines"][0]["kind"] in LIFECYCLE_KINDS]
     assert rows and all(r["kind"] == "escalation" for r in rows), [(r["kind"], r["to_addr"]) for r in rows]
-    assert all(r["payload"]["level"] == 0 for r in rows)
+    assert all(r["payload"]["level"] == 1 for r in rows)   # the first rung, as people count it
     assert {r["payload"]["deadlines"][0]["kind"] for r in rows} == {"extension_decision"}
     assert "secretariaat@example.org" in {r["to_addr"] for r in rows}
     assert len({r["to_addr"] for r in rows}) == len(rows)          # one message per recipient
