@@ -231,14 +231,8 @@ def _example(app) -> dict[str, Any]:
 
 
 def pg_available() -> str | None:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL)
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # no server: the PostgreSQL parts are skipped, saying so
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    from storage.store import unreachable
+    return unreachable(PG_ADMIN_URL)
 
 
 def main(argv: list[str] | None = None) -> None:

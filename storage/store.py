@@ -381,6 +381,18 @@ def _deadline_values(d: Deadline) -> dict[str, Any]:
             "missed_at": naive(d.missed_at), "step": d.step, "next_at": naive(d.next_at)}
 
 
+def unreachable(url: str) -> str | None:
+    """None when a database answers at `url`, else why not (one line): for tests and the benchmark to skip."""
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: no server here
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
 def check_url(url: str) -> None:
     try:
         sa.engine.make_url(url)

@@ -30,14 +30,8 @@ sender = "secretariaat@example.org"
 
 
 def _pg_reachable() -> str | None:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL)
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # any failure to connect means: no server here
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    from storage.store import unreachable
+    return unreachable(PG_ADMIN_URL)
 
 
 _PG_PROBLEM: list[str | None] = []
