@@ -7,19 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from engine.config import Settings, check_reminder_kinds, load_settings
-from engine.definitions import WorkflowDefinition
-from engine.errors import ConvenantError
-from engine.notify import governance_contacts
-from engine.service import Service
-from notifications.dispatcher import Dispatcher
-from notifications.render import render_subject
-from notifications.transports import make_transport
-from storage.outbox import OutboxRepo
-from storage.store import SqlStore, check_url
-import workflows
-
-
+from convenant.engine.config import Settings, check_reminder_kinds, load_settings
+from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.errors import ConvenantError
+from convenant.engine.notify import governance_contacts
+from convenant.engine.service import Service
+from convenant.notifications.dispatcher import Dispatcher
+from convenant.notifications.render import render_subject
+from convenant.notifications.transports import make_transport
+from convenant.storage.outbox import OutboxRepo
+from convenant.storage.store import SqlStore, check_url
+from convenant import workflows
 class NotInitialised(ConvenantError):
     exit_code = 1
     http_status = 503
@@ -40,7 +38,7 @@ class App:
         try:
             transport = make_transport(self.settings.mail_dict(), base_dir=self.settings.base_dir)
         except ValueError as exc:
-            from engine.errors import BadInput
+            from convenant.engine.errors import BadInput
             raise BadInput(f"config.toml: {exc}", field=str(exc).split(":")[0].split()[-1]) from None
 
         def secretariat(root_id: str) -> list[dict[str, str]]:
@@ -66,6 +64,17 @@ def config_path(given: str | None) -> Path | None:
         return Path(env)
     default = Path("config.toml")
     return default if default.exists() else None
+
+
+def write_default_config(given: str | None) -> Path | None:
+    """`convenant init` in a folder with no config.toml (and none named): write the shipped, commented one
+    there, so that every setting is visible and editable. Returns the file written, or None."""
+    if config_path(given) is not None:
+        return None
+    from convenant import DEFAULT_CONFIG
+    target = Path("config.toml")
+    target.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    return target.resolve()
 
 
 def build(given_config: str | None = None, *, clock: Callable[[], dt.datetime] | None = None,

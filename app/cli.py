@@ -12,11 +12,11 @@ from typing import Any, Callable
 
 import click
 
-from engine.clock import UTC, iso_moment, local_date
-from engine.definitions import ROLES
-from engine.documents import describe_file, document_params
-from engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from engine.views import deadline_view, show as show_view
+from convenant.engine.clock import UTC, iso_moment, local_date
+from convenant.engine.definitions import ROLES
+from convenant.engine.documents import describe_file, document_params
+from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from convenant.engine.views import deadline_view, show as show_view
 
 HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
                    "recorded_at", "article", "ref", "reason", "hash"]
@@ -30,7 +30,7 @@ class Ctx:
 
     def app(self, *, schema: bool = True):
         if self._app is None:
-            from app.bootstrap import build
+            from convenant.app.bootstrap import build
             self._app = build(self.config)
         if schema:
             self._app.require_schema()
@@ -113,20 +113,24 @@ def cli(ctx: click.Context, config: str | None, as_json: bool) -> None:
 @pass_ctx
 @run
 def init(ctx: Ctx, simulation: bool, start: str | None) -> None:
-    """Create or upgrade the database named in the config."""
+    """Create or upgrade the database named in the config (writing a commented config.toml if there is none)."""
+    from convenant.app.bootstrap import write_default_config
+    written = write_default_config(ctx.config)
     app = ctx.app(schema=False)
     tz = app.settings.tz
     if start and not simulation:
         raise BadInput("--start goes with --simulation", field="start")
     begin = parse_moment(start, "start", tz) if start else None
     app.store.migrate()
-    from storage.queries import list_roots
+    from convenant.storage.queries import list_roots
+    has_agreements = bool(list_roots(app.store))   # read before the write transaction: SQLite has one writer
     with app.store.transaction() as tx:
         mode = tx.meta("clock_mode")
         if simulation:
-            if mode == "real" and list_roots(app.store):
-                raise NotAllowed("this database already runs on the real clock with agreements in it; a "
-                                 "simulation needs its own database")
+            if mode == "real" and has_agreements:
+                raise NotAllowed(f"{app.settings.database.url} already runs on the real clock with agreements "
+                                 f"in it; a simulation needs its own database: give it another [database] url "
+                                 f"(in another folder's config.toml, or --config)", field="simulation")
             if mode != "simulation" or begin is not None:
                 current = tx.meta("clock_now")
                 if mode == "simulation" and current and begin and begin < dt.datetime.fromisoformat(current):
@@ -140,8 +144,9 @@ def init(ctx: Ctx, simulation: bool, start: str | None) -> None:
         mode = tx.meta("clock_mode")
     simulated, now = app.service.clock_info()
     data = {"database": app.settings.database.url, "clock": "simulation" if simulated else "real",
-            "now": iso_moment(now, tz)}
-    ctx.out(data, f"database ready: {data['database']} ({data['clock']} clock, now {data['now']})")
+            "now": iso_moment(now, tz), "config_written": str(written) if written else None}
+    wrote = f"wrote {written} (the shipped settings, commented: edit it to change them)\n" if written else ""
+    ctx.out(data, f"{wrote}database ready: {data['database']} ({data['clock']} clock, now {data['now']})")
 
 
 # -- workflows ----------------------------------------------------------------------------------------
@@ -155,7 +160,7 @@ def workflows(click_ctx: click.Context) -> None:
 
 @run
 def _list_workflows(ctx: Ctx) -> None:
-    import workflows as registry
+    import convenant.workflows as registry
     defs = registry.load_all()
     rows = [{"name": wf.name, "version": wf.version, "title": wf.title.get("nl"), "article": wf.article,
              "processes": list(wf.processes)} for wf in defs.values()]
@@ -168,8 +173,8 @@ def _list_workflows(ctx: Ctx) -> None:
 @pass_ctx
 @run
 def workflows_show(ctx: Ctx, name: str, diagram: str | None) -> None:
-    import workflows as registry
-    from engine.diagram import mermaid
+    import convenant.workflows as registry
+    from convenant.engine.diagram import mermaid
     defs = registry.load_all()
     if name not in defs:
         raise BadInput(f"unknown workflow {name!r}; known: {', '.join(sorted(defs))}", field="NAME")
@@ -215,8 +220,8 @@ def agreements() -> None:
 @run
 def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, file: str | None,
                       pid: str | None, actor: str, exists_ok: bool) -> None:
-    from engine.agreements import read_data_file
-    import workflows as registry
+    from convenant.engine.agreements import read_data_file
+    import convenant.workflows as registry
     app = ctx.app()
     if example:
         if workflow_name or file:
@@ -248,7 +253,7 @@ def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, 
 @pass_ctx
 @run
 def agreements_list(ctx: Ctx) -> None:
-    from storage.queries import list_deadlines, list_roots
+    from convenant.storage.queries import list_deadlines, list_roots
     app = ctx.app()
     roots = list_roots(app.store)
     nxt: dict[str, Any] = {}
@@ -334,7 +339,7 @@ def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, part
     if role not in ROLES:
         raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
     if on is not None:
-        from engine.dates import parse_date
+        from convenant.engine.dates import parse_date
         try:
             parse_date(on, "on")
         except ValueError as exc:
@@ -365,7 +370,7 @@ def history(ctx: Ctx, process_id: str, fmt: str | None, role: str, party: str | 
             until: str | None) -> None:
     """Every transition of the process and its children, in recording order, each with the notifications it
     caused and their delivery state (`notifications`)."""
-    from storage.queries import history as stream
+    from convenant.storage.queries import history as stream
     app = ctx.app()
     with app.store.transaction() as tx:
         proc = tx.get_process(process_id)
@@ -389,8 +394,8 @@ def _reader(role: str, party: str | None, parties: set[str]) -> str | None:
 
 def _readable(app, rows, role: str, reader: str | None):
     """History records with their notifications, as this role may read them (engine/confidential.py)."""
-    from engine.confidential import redact
-    from storage.outbox import with_notifications
+    from convenant.engine.confidential import redact
+    from convenant.storage.outbox import with_notifications
     for row in with_notifications(app.store, rows, tz=app.settings.tz):
         yield redact(row, role, reader)
 
@@ -432,7 +437,7 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
 @run
 def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
     """Open deadlines of all processes, soonest first."""
-    from storage.queries import list_deadlines
+    from convenant.storage.queries import list_deadlines
     app = ctx.app()
     today = app.service.today()
     until = today + dt.timedelta(days=within) if within is not None else None
@@ -451,8 +456,8 @@ def progress(ctx: Ctx, agreement_id: str | None, by: str) -> None:
     """Themes: status, last report, escalation level (0 none, 1 working group, 2 DO, 3 BO) and sign-ups.
 
     With --json: for one agreement its overview (`themes` and `governments`), without an id a list of them."""
-    from engine.views import progress_view
-    from storage.queries import list_roots
+    from convenant.engine.views import progress_view
+    from convenant.storage.queries import list_roots
     app = ctx.app()
     ids = [agreement_id] if agreement_id else [p.id for p in list_roots(app.store) if p.data.get("themes")]
     docs = [progress_view(app.service, pid) for pid in ids]
@@ -536,7 +541,7 @@ def audit() -> None:
 @pass_ctx
 @run
 def audit_verify(ctx: Ctx) -> None:
-    from storage.queries import verify_chain
+    from convenant.storage.queries import verify_chain
     app = ctx.app()
     result = verify_chain(app.store)
     if result["intact"]:
@@ -555,7 +560,7 @@ def audit_verify(ctx: Ctx) -> None:
 @run
 def audit_refusals(ctx: Ctx, limit: int) -> None:
     """Refused attempts (who tried what, and why), kept apart from the chained history; newest first."""
-    from storage.queries import refusals
+    from convenant.storage.queries import refusals
     rows = refusals(ctx.app().store, limit)
     ctx.out(rows, lambda: table(rows, ["at", "process", "trigger", "actor", "role", "party", "code", "message"]))
 
@@ -569,7 +574,7 @@ def audit_refusals(ctx: Ctx, limit: int) -> None:
 @pass_ctx
 @run
 def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | None) -> None:
-    from storage.queries import history as stream, list_roots
+    from convenant.storage.queries import history as stream, list_roots
     app = ctx.app()
     reader = _reader(role, party, {pid for root in list_roots(app.store) for pid in root.parties})
     emit_records(ctx, _readable(app, stream(app.store), role, reader), fmt, Path(out) if out else None)
@@ -590,7 +595,7 @@ def tokens() -> None:
 @pass_ctx
 @run
 def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
-    from storage.queries import create_token
+    from convenant.storage.queries import create_token
     if role not in ROLES:
         raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
     if role == "party" and not party:
@@ -598,6 +603,14 @@ def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
     if role != "party" and party:
         raise BadInput("--party goes with --role party only", field="party")
     app = ctx.app()
+    if party is not None:
+        from convenant.storage.queries import list_roots
+        known = sorted({pid for root in list_roots(app.store) for pid in root.parties})
+        if party not in known:
+            near = [k for k in known if k.lower() == party.lower()]
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            listing = ", ".join(known) if known else "none yet: create the agreement first"
+            raise BadInput(f"unknown party {party!r}{hint} (party ids: {listing})", field="party")
     token = create_token(app.store, name, role, party, app.service.now())
     ctx.out({"name": name, "role": role, "party": party, "token": token},
             f"{token}\n(shown once: store it now)")
@@ -607,7 +620,7 @@ def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
 @pass_ctx
 @run
 def tokens_list(ctx: Ctx) -> None:
-    from storage.queries import list_tokens
+    from convenant.storage.queries import list_tokens
     rows = list_tokens(ctx.app().store)
     ctx.out(rows, lambda: table(rows, ["name", "role", "party", "created_at", "revoked_at"]))
 
@@ -617,7 +630,7 @@ def tokens_list(ctx: Ctx) -> None:
 @pass_ctx
 @run
 def tokens_revoke(ctx: Ctx, name: str) -> None:
-    from storage.queries import revoke_token
+    from convenant.storage.queries import revoke_token
     app = ctx.app()
     if not revoke_token(app.store, name, app.service.now()):
         raise NotFound(f"no active token named {name!r}")
@@ -632,9 +645,29 @@ def tokens_revoke(ctx: Ctx, name: str) -> None:
 @run
 def serve(ctx: Ctx, host: str | None, port: int | None) -> None:
     """The web pages, the HTTP API and the scheduler in one process."""
-    from app.web.server import serve as run_server
+    from convenant.app.web.server import serve as run_server
     app = ctx.app()
-    run_server(app, host or app.settings.web.host, port or app.settings.web.port)
+    host, port = host or app.settings.web.host, port or app.settings.web.port
+    _check_port_free(host, port)
+    run_server(app, host, port)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say so at once when the port is taken, instead of a traceback from the web server."""
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise BadInput(f"--host {host!r}: cannot be resolved ({exc.strerror})", field="host") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConvenantError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another "
+                                 f"'convenant serve' running? choose another with --port or [web] port)",
+                                 field="port") from None
 
 
 @cli.command()
@@ -645,10 +678,10 @@ def scheduler(ctx: Ctx, once: bool) -> None:
     """The scheduler alone (a worker): runs what is due now, then at each next due moment and at least every
     [scheduler] interval_seconds, logging one line per run to stderr; SIGTERM or Ctrl-C stops it cleanly."""
     import logging
-    from engine.scheduler import Worker
+    from convenant.engine.scheduler import Worker
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("engine.scheduler").setLevel(logging.INFO)   # one line per run; libraries stay quiet
+    logging.getLogger("convenant.engine.scheduler").setLevel(logging.INFO)   # one line per run; libraries stay quiet
     app = ctx.app()
     worker = Worker(app.service, app.dispatcher(), interval_seconds=app.settings.scheduler.interval_seconds,
                     batch=app.settings.scheduler.batch_size)
@@ -657,6 +690,33 @@ def scheduler(ctx: Ctx, once: bool) -> None:
         ctx.out({"ran": done}, f"ran {done} due step(s)")
         return
     worker.run_forever()
+
+
+def _global_options_anywhere(group: click.Group) -> None:
+    """INTERFACE.md: --config and --json are accepted before or after the subcommand. Every command gets both,
+    setting the same fields the group's options set."""
+    def set_json(click_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            click_ctx.ensure_object(Ctx).as_json = True
+
+    def set_config(click_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            click_ctx.ensure_object(Ctx).config = value
+
+    for command in group.commands.values():
+        names = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if "--json" not in names:
+            command.params.append(click.Option(["--json"], is_flag=True, expose_value=False, callback=set_json,
+                                               help="machine-readable output (also accepted before the command)"))
+        if "--config" not in names:
+            command.params.append(click.Option(["--config"], expose_value=False, callback=set_config,
+                                               type=click.Path(dir_okay=False),
+                                               help="config.toml to use (also accepted before the command)"))
+        if isinstance(command, click.Group):
+            _global_options_anywhere(command)
+
+
+_global_options_anywhere(cli)
 
 
 def main() -> None:

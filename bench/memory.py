@@ -9,7 +9,7 @@ import datetime as dt
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from engine.model import Deadline, Notification, Process, Record
+from convenant.engine.model import Deadline, Notification, Process, Record
 
 
 class MemoryTx:

@@ -67,7 +67,7 @@ class _sqlite:
 def durable_commands(name: str, url: str, workdir: Path, size: dict[str, int]) -> None:
     """Commands through Service.fire (state + chained record + outbox rows, one transaction each), spread over
     50 signed agreements, beside bare commits of one row on the same engine (same pragmas, same fsync)."""
-    import storage.tables as t
+    import convenant.storage.tables as t
 
     app = make_app(url, workdir)
     seeded = seed_agreements(app, 50, prefix="cmd")
@@ -98,9 +98,9 @@ def durable_commands(name: str, url: str, workdir: Path, size: dict[str, int]) -
 # -- 2. the in-memory step --------------------------------------------------------------------------------
 def in_memory_step(workdir: Path, size: dict[str, int]) -> None:
     from bench.memory import MemoryStore
-    from engine.machine import ProcessMachine
-    from engine.service import Service
-    from notifications.render import render_subject
+    from convenant.engine.machine import ProcessMachine
+    from convenant.engine.service import Service
+    from convenant.notifications.render import render_subject
 
     app = make_app(f"sqlite:///{workdir / 'inmem.db'}", workdir)
     seeded = seed_agreements(app, 1, prefix="mem")
@@ -182,9 +182,9 @@ def workers(workdir: Path, size: dict[str, int]) -> None:
 
 # -- 5. a long history ------------------------------------------------------------------------------------
 def long_history(name: str, url: str, workdir: Path, size: dict[str, int]) -> None:
-    import storage.tables as t
-    from engine.model import Record
-    from storage import queries
+    import convenant.storage.tables as t
+    from convenant.engine.model import Record
+    from convenant.storage import queries
 
     app = make_app(url, workdir)
     pid = "history"
@@ -231,7 +231,7 @@ def _example(app) -> dict[str, Any]:
 
 
 def pg_available() -> str | None:
-    from storage.store import unreachable
+    from convenant.storage.store import unreachable
     return unreachable(PG_ADMIN_URL)
 
 

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
-from engine.clock import UTC
-from storage import tables as t
+from convenant.engine.clock import UTC
+from convenant.storage import tables as t
 
 PG_ADMIN_URL = os.environ.get("CONVENANT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
@@ -36,8 +36,8 @@ class Seeded:
 
 def open_app(url: str, workdir: Path, *, batch_size: int | None = None):
     """An App on `url` as `convenant` would build it from a config.toml with these settings."""
-    from app.bootstrap import build
-    from engine.config import settings_from_dict
+    from convenant.app.bootstrap import build
+    from convenant.engine.config import settings_from_dict
 
     raw: dict[str, Any] = {"database": {"url": url}, "mail": {"transport": "maildir", "path": str(workdir / "mail")}}
     if batch_size:
@@ -75,8 +75,8 @@ def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
 
 
 def example_data(app) -> dict[str, Any]:
-    import workflows
-    from engine.agreements import read_data_file
+    from convenant import workflows
+    from convenant.engine.agreements import read_data_file
 
     return read_data_file(workflows.example_file(app.service.workflow("krachtenbundeling")))
 
@@ -92,8 +92,8 @@ def signed_agreement(app, pid: str) -> None:
 
 def seed_agreements(app, n: int, *, prefix: str = "bench") -> Seeded:
     """`n` signed agreements whose publication reminder falls due at one moment; the clock is set there."""
-    from engine.deadlines import plan, step_at
-    from engine.notify import deadline_notifications
+    from convenant.engine.deadlines import plan, step_at
+    from convenant.engine.notify import deadline_notifications
 
     template = f"{prefix}-{0:06d}"
     signed_agreement(app, template)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 def main(url: str, workdir: str) -> None:
     from bench.seed import open_app
-    from engine.scheduler import Worker
+    from convenant.engine.scheduler import Worker
 
     app = open_app(url, Path(workdir))
     worker = Worker(app.service, None, interval_seconds=app.settings.scheduler.interval_seconds,

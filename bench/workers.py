@@ -18,7 +18,7 @@ def worker_main(url: str, workdir: str, batch_size: int, barrier: Any, results: 
     """Run everything due, report {"pid", "ran", "seconds"}. With `block_after`: stop dead in the middle of
     the first batch, after that many deadline steps and before its commit, and wait to be killed."""
     from bench.seed import open_app
-    from engine.service import Service
+    from convenant.engine.service import Service
 
     app = open_app(url, Path(workdir), batch_size=batch_size)
     if block_after is not None:

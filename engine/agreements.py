@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.definitions import WorkflowDefinition
-from engine.errors import BadInput
+from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.errors import BadInput
 
 
 class Contact(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.confirmations import is_confidential
+from convenant.engine.confirmations import is_confidential
 
 REDACTED = "[vertrouwelijk - Art. 5.9]"
 SEES_ALL = frozenset({"secretariat", "auditor"})

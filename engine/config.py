@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.errors import BadInput
+from convenant.engine.errors import BadInput
 
 # The shipped config.toml carries these same values; a kind missing from [reminders] gets them.
 DEFAULT_REMINDERS: dict[str, list[int]] = {
@@ -52,9 +54,8 @@ class ClockSettings(Strict):
         return value
 
 
-class Mail(BaseModel):
-    # Keys of the other transport are ignored, as INTERFACE.md promises.
-    model_config = ConfigDict(extra="ignore")
+class Mail(Strict):
+    # Keys of the other transport are known keys and ignored, as INTERFACE.md promises; unknown keys are refused.
     transport: Literal["maildir", "smtp"] = "maildir"
     path: str = "var/mail"
     host: str = "localhost"
@@ -127,8 +128,7 @@ class Contact(Strict):
     language: Literal["nl", "en"] = "nl"
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class Settings(Strict):
     database: Database = Field(default_factory=Database)
     clock: ClockSettings = Field(default_factory=ClockSettings)
     mail: Mail = Field(default_factory=Mail)
@@ -211,11 +211,41 @@ def load_settings(path: str | os.PathLike | None) -> Settings:
     return settings_from_dict(raw, base_dir=file.resolve().parent, source=str(file))
 
 
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys a config.toml table accepts, for the table that holds the unknown key at `loc`."""
+    model: type[BaseModel] = Settings
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = field.annotation if field else None
+        if typing.get_origin(annotation) is dict and parts:   # [contacts.NAME]: a table of tables
+            annotation = typing.get_args(annotation)[1]
+            parts.pop(0)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
+def _unknown_key(source: str, loc: tuple) -> BadInput:
+    key = ".".join(str(part) for part in loc)
+    known = _known_keys(loc)
+    near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    what = f"section [{key}]" if len(loc) == 1 else f"key {key!r}"
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    listing = f" (known: {', '.join(known)})" if known else ""
+    return BadInput(f"{source}: unknown {what}{hint}{listing}", field=key)
+
+
 def settings_from_dict(raw: dict, *, base_dir: Path = Path("."), source: str = "config.toml") -> Settings:
+    if "base_dir" in raw:
+        raise _unknown_key(source, ("base_dir",))
     try:
         settings = Settings.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "extra_forbidden":
+            raise _unknown_key(source, tuple(first["loc"])) from None
         key = _key_of(first)
         items = [part for part in first["loc"] if isinstance(part, int)]
         where = f" (item {items[-1] + 1}: {first['input']!r})" if items else ""

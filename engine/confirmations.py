@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from engine.clock import local_date
-from engine.model import Deadline, Notification, Record
-from engine.notify import governance_contacts, party_contacts
+from convenant.engine.clock import local_date
+from convenant.engine.model import Deadline, Notification, Record
+from convenant.engine.notify import governance_contacts, party_contacts
 
 if TYPE_CHECKING:
-    from engine.rules import Act
-    from engine.service import Service
+    from convenant.engine.rules import Act
+    from convenant.engine.service import Service
 
 
 def deadline_uid(d: Deadline) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from engine.clock import local_moment
-from engine.config import Settings
-from engine.dates import previous_working_day
+from convenant.engine.clock import local_moment
+from convenant.engine.config import Settings
+from convenant.engine.dates import previous_working_day
 
 
 @dataclass(frozen=True)

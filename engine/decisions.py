@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Iterable, Mapping, Sequence
 
-from engine.definitions import DecisionSpec, OutcomeRule
+from convenant.engine.definitions import DecisionSpec, OutcomeRule
 
 
 def judge(rules: Sequence[OutcomeRule], present: frozenset[str]) -> str | None:

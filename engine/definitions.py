@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.dates import CalendarRule
-from engine.errors import BadInput
+from convenant.engine.dates import CalendarRule
+from convenant.engine.errors import BadInput
 
 ROLES = ("secretariat", "party", "auditor")
 Text = dict[str, str]  # {"nl": ..., "en": ...}
@@ -222,6 +222,8 @@ class WorkflowDefinition(Strict):
     example: str | None = None
     groups: dict[str, list[str]] = Field(default_factory=dict)   # state groups usable as a source: "@in_force"
     layer_themes: dict[str, list[str]] = Field(default_factory=dict)  # e.g. water_board: [inkoop, vth]
+    # Where the agreement says who represents whom (a represented party acting directly is refused citing it).
+    parties_article: str = "Partijen (aanhef)"
     source_file: str | None = None
 
     @field_validator("name")
@@ -241,7 +243,7 @@ class WorkflowDefinition(Strict):
 
 def _check_references(wf: WorkflowDefinition) -> list[tuple[str, str]]:
     """Cross-references that pydantic cannot see: each problem as (field path, message)."""
-    from engine import rules  # the building blocks a definition may name
+    from convenant.engine import rules  # the building blocks a definition may name
 
     problems: list[tuple[str, str]] = []
     if wf.root not in wf.processes:
@@ -327,7 +329,7 @@ def _check_references(wf: WorkflowDefinition) -> list[tuple[str, str]]:
         for dname, dec in proc.decisions.items():
             if dec.deadline and dec.deadline not in proc.deadline_map:
                 problems.append((f"{where}.decisions.{dname}.deadline", f"unknown deadline {dec.deadline!r}"))
-            from engine.decisions import uncovered
+            from convenant.engine.decisions import uncovered
             for combo in uncovered(dec):
                 problems.append((f"{where}.decisions.{dname}.rules",
                                  f"no rule decides the answers {' + '.join(sorted(combo))}"))
@@ -367,7 +369,7 @@ def _check_condition(when: str, trig: TriggerSpec, outcomes: set[str], where: st
 
 
 def _check_date(expr: DateExpr | dict, where: str, proc: ProcessSpec) -> list[tuple[str, str]]:
-    from engine.config import Settings
+    from convenant.engine.config import Settings
 
     if isinstance(expr, dict):
         try:

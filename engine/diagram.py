@@ -1,8 +1,8 @@
 """State diagrams of a definition (Mermaid stateDiagram-v2), each transition labelled with its article."""
 from __future__ import annotations
 
-from engine.definitions import WorkflowDefinition
-from engine.machine import expand_sources
+from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.machine import expand_sources
 
 
 def mermaid(wf: WorkflowDefinition, ptype: str | None = None, current: str | None = None) -> str:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BadInput
+from convenant.engine.errors import BadInput
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -9,7 +9,7 @@ from typing import Callable
 
 from transitions import Machine, MachineError
 
-from engine.definitions import ProcessSpec, WorkflowDefinition
+from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
 
 
 class _Attached:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from engine import rules
-from engine.deadlines import Step
-from engine.definitions import ProcessSpec, WorkflowDefinition
-from engine.model import Deadline, Notification, Process
+from convenant.engine import rules
+from convenant.engine.deadlines import Step
+from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
+from convenant.engine.model import Deadline, Notification, Process
 
 if TYPE_CHECKING:
-    from engine.service import Service
+    from convenant.engine.service import Service
 
 # The first rung is a role, not a body; the DO and the BO are named by the agreement's data (level_title).
 LEVEL_NAMES = {"responsible": {"nl": "de verantwoordelijke partij en het secretariaat",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, ContextManager, Iterable, Protocol
 
-from engine.model import Deadline, Notification, Process, Record
+from convenant.engine.model import Deadline, Notification, Process, Record
 
 
 class UnitOfWork(Protocol):

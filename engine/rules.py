@@ -9,12 +9,12 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine import decisions as decision_rules
-from engine.config import Settings
-from engine.dates import add_days, add_months, apply_calendar
-from engine.definitions import DateExpr, ProcessSpec, TriggerSpec, WorkflowDefinition
-from engine.errors import BadInput, NotAllowed
-from engine.model import Deadline, Process
+from convenant.engine import decisions as decision_rules
+from convenant.engine.config import Settings
+from convenant.engine.dates import add_days, add_months, apply_calendar
+from convenant.engine.definitions import DateExpr, ProcessSpec, TriggerSpec, WorkflowDefinition
+from convenant.engine.errors import BadInput, NotAllowed
+from convenant.engine.model import Deadline, Process
 
 
 @dataclass

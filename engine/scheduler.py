@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from engine.clock import UTC, SystemClock, iso_moment
+from convenant.engine.clock import UTC, SystemClock, iso_moment
 
 log = logging.getLogger(__name__)
 

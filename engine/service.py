@@ -8,16 +8,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from engine import rules
-from engine.clock import UTC, iso_moment, local_date, local_moment
-from engine.config import Settings
-from engine.dates import parse_date
-from engine.deadlines import first_step, next_reminder, plan, step_at
-from engine.definitions import ROLES, ProcessSpec, TriggerSpec, WorkflowDefinition
-from engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from engine.machine import Machines, expand_sources
-from engine.model import Deadline, Notification, Process, Record
-from engine.ports import Store, SubjectRenderer, UnitOfWork
+from convenant.engine import rules
+from convenant.engine.clock import UTC, iso_moment, local_date, local_moment
+from convenant.engine.config import Settings
+from convenant.engine.dates import parse_date
+from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
+from convenant.engine.definitions import ROLES, ProcessSpec, TriggerSpec, WorkflowDefinition
+from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from convenant.engine.machine import Machines, expand_sources
+from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.engine.ports import Store, SubjectRenderer, UnitOfWork
 
 SYSTEM_ACTOR = "convenant"
 SYSTEM_ROLE = "system"
@@ -84,7 +84,7 @@ class Service:
     # -- creating an agreement ----------------------------------------------------------------------
     def create_agreement(self, workflow: str, data: dict[str, Any], *, actor: str = "secretariat",
                          pid: str | None = None) -> dict[str, Any]:
-        from engine.agreements import agreement_data  # validation of the data file
+        from convenant.engine.agreements import agreement_data  # validation of the data file
 
         wf = self.workflow(workflow)
         clean = agreement_data(wf, data)
@@ -189,7 +189,7 @@ class Service:
             raise NotAllowed(f"{trigger} is not allowed in state {proc.state}", process=pid, state=proc.state,
                              trigger=trigger, article=tspec.article)
         if expected_version is not None and expected_version != proc.version:
-            from engine.errors import Conflict
+            from convenant.engine.errors import Conflict
             raise Conflict(f"process {pid} is at version {proc.version}, not {expected_version}: someone "
                            f"changed it meanwhile", process=pid)
         work_root = rules.snapshot(root)
@@ -235,10 +235,10 @@ class Service:
         # write it all
         rec = self._save(tx, wf, act, source, dest, now, role if not system else SYSTEM_ROLE)
         if act.notices:  # `notify` effects of the definition, in this same transaction
-            from engine.notify import act_notifications
+            from convenant.engine.notify import act_notifications
             tx.enqueue(act_notifications(self, wf, work_proc, work_root, act.notices, rec), now)
         if not system:  # a person acted: confirm it, in this same transaction (engine/confirmations.py)
-            from engine.confirmations import confirmation_notifications
+            from convenant.engine.confirmations import confirmation_notifications
             tx.enqueue(confirmation_notifications(self, act, rec, dest, now), now)
         fired = Fired(process=proc.id, trigger=trigger, source=source, dest=dest, seq=rec.seq,
                       effective=on_date.isoformat(), created=act.notes.get("created"))
@@ -291,9 +291,9 @@ class Service:
             return
         representative = root.parties[party].get("represented_by")
         if representative:
-            raise NotAllowed(f"{party} acts through its representative {representative}: record this act for "
-                             f"{representative}", forbidden=True, process=proc.id, trigger=tspec.name,
-                             article="Art. 5.3 (ondertekening in viervoud)")
+            raise NotAllowed(f"{party} acts only through its representative {representative}: record this act "
+                             f"for {representative} (it counts for {party})", forbidden=True,
+                             process=proc.id, trigger=tspec.name, article=wf.parties_article)
         if tspec.parties is not None and party not in tspec.parties:
             raise NotAllowed(f"only {', '.join(tspec.parties)} (or the secretariat on its behalf) may "
                              f"{tspec.name}, not {party}", forbidden=True, process=proc.id, trigger=tspec.name,
@@ -319,7 +319,7 @@ class Service:
                     raise BadInput(f"--set {key}=... is required for {tspec.name}", field=key)
                 continue
             if pspec.type == "document":
-                from engine.documents import check_document
+                from convenant.engine.documents import check_document
                 out[key] = check_document(value, key)
                 continue
             if pspec.type == "date":
@@ -567,7 +567,7 @@ class Service:
                    ref=None, reason=None, raw={}, now=now, system=True)
 
     def _run_deadline(self, tx: UnitOfWork, did: int, now: dt.datetime) -> None:
-        from engine.notify import deadline_notifications
+        from convenant.engine.notify import deadline_notifications
 
         d = tx.get_deadline(did, lock=True)
         if d is None or d.next_at is None or d.next_at > now:

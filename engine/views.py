@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from engine import rules
-from engine.clock import iso_moment
-from engine.errors import NotFound
-from engine.model import Deadline, Process
+from convenant.engine import rules
+from convenant.engine.clock import iso_moment
+from convenant.engine.errors import NotFound
+from convenant.engine.model import Deadline, Process
 
 if TYPE_CHECKING:
-    from engine.service import Service
+    from convenant.engine.service import Service
 
 
 def deadline_view(service: "Service", d: Deadline) -> dict[str, Any]:

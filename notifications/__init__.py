@@ -7,7 +7,7 @@ to a transport (a Maildir for development and simulations, SMTP in production).
 
 from __future__ import annotations
 
-from notifications.render import (
+from convenant.notifications.render import (
     TEMPLATES,
     long_date,
     message_bytes,
@@ -15,7 +15,7 @@ from notifications.render import (
     render_message,
     render_subject,
 )
-from notifications.transports import (
+from convenant.notifications.transports import (
     MaildirTransport,
     PermanentFailure,
     SmtpTransport,

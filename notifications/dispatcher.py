@@ -7,9 +7,9 @@ import datetime as dt
 import logging
 from typing import Any, Callable
 
-from engine.model import Notification
-from notifications.render import message_id, render_message, render_subject
-from notifications.transports import PermanentFailure, TemporaryFailure, Transport
+from convenant.engine.model import Notification
+from convenant.notifications.render import message_id, render_message, render_subject
+from convenant.notifications.transports import PermanentFailure, TemporaryFailure, Transport
 
 log = logging.getLogger(__name__)
 

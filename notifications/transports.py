@@ -17,7 +17,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from notifications.render import message_bytes
+from convenant.notifications.render import message_bytes
 
 __all__ = [
     "MaildirTransport",

@@ -9,8 +9,8 @@ from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
-from storage import tables as t
-from storage.store import SqlStore, aware, naive
+from convenant.storage import tables as t
+from convenant.storage.store import SqlStore, aware, naive
 
 
 @dataclass

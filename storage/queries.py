@@ -10,9 +10,9 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
-from engine.model import Deadline
-from storage import tables as t
-from storage.store import GENESIS, HISTORY_FIELDS, SqlStore, _deadline, _process, aware, hashed_fields, naive, record_hash
+from convenant.engine.model import Deadline
+from convenant.storage import tables as t
+from convenant.storage.store import GENESIS, HISTORY_FIELDS, SqlStore, _deadline, _process, aware, hashed_fields, naive, record_hash
 
 PAGE = 1000
 
@@ -121,7 +121,7 @@ def create_token(store: SqlStore, name: str, role: str, party: str | None, now: 
     with store.transaction() as tx:
         exists = tx.conn.execute(sa.select(t.tokens.c.id).where(t.tokens.c.name == name)).first()
         if exists:
-            from engine.errors import NotAllowed
+            from convenant.engine.errors import NotAllowed
             raise NotAllowed(f"a token named {name!r} exists already; revoke it first")
         tx.conn.execute(t.tokens.insert().values(name=name, role=role, party=party, hash=token_hash(token),
                                                  created_at=naive(now)))

@@ -14,10 +14,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from engine.clock import UTC
-from engine.errors import BadInput, Conflict, ConvenantError
-from engine.model import Deadline, Notification, Process, Record
-from storage import tables as t
+from convenant.engine.clock import UTC
+from convenant.engine.errors import BadInput, Conflict, ConvenantError
+from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.storage import tables as t
 
 RECORD_FORMAT = 1
 GENESIS = "0" * 64

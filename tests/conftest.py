@@ -30,7 +30,7 @@ sender = "secretariaat@example.org"
 
 
 def _pg_reachable() -> str | None:
-    from storage.store import unreachable
+    from convenant.storage.store import unreachable
     return unreachable(PG_ADMIN_URL)
 
 
@@ -88,7 +88,7 @@ class Cli:
         self.runner = CliRunner()
 
     def run(self, *args: str, expect: int | tuple[int, ...] | None = 0) -> "Result":
-        from app.cli import cli
+        from convenant.app.cli import cli
         res = self.runner.invoke(cli, ["--config", str(self.config), "--json", *args], catch_exceptions=False)
         out = Result(res.exit_code, res.stdout, res.stderr)
         if expect is not None:
@@ -176,8 +176,8 @@ def active(c: Cli) -> Cli:
 
 def build_app(url: str, tmp_path: Path, *, simulation: str | None = None, extra: dict | None = None):
     """An App (store + service) on `url`, migrated; on a virtual clock when `simulation` is an ISO time."""
-    from app.bootstrap import build
-    from engine.config import settings_from_dict
+    from convenant.app.bootstrap import build
+    from convenant.engine.config import settings_from_dict
 
     raw = {"database": {"url": url}, "mail": {"transport": "maildir", "path": str(tmp_path / "mail")}}
     for key, value in (extra or {}).items():

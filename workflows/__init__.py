@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from engine.definitions import WorkflowDefinition, load_definition
+from convenant.engine.definitions import WorkflowDefinition, load_definition
 
 HERE = Path(__file__).parent
 

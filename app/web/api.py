@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.web import reading
-from app.web.auth import (Principal, Unauthenticated, bearer, principal_for, require_role, require_visible,
+from convenant.app.web import reading
+from convenant.app.web.auth import (Principal, Unauthenticated, bearer, principal_for, require_role, require_visible,
                           root_of)
-from engine.errors import BadInput, NotAllowed
-from engine.views import show as show_view
-from storage.queries import verify_chain
+from convenant.engine.errors import BadInput, NotAllowed
+from convenant.engine.views import show as show_view
+from convenant.storage.queries import verify_chain
 
 router = APIRouter(prefix="/api/v1")
 

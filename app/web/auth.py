@@ -7,7 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from engine.errors import ConvenantError, NotAllowed, NotFound
+from convenant.engine.errors import ConvenantError, NotAllowed, NotFound
 
 COOKIE = "convenant_token"
 LOGIN_CSRF_COOKIE = "convenant_login_csrf"
@@ -40,7 +40,7 @@ class Principal:
 
 
 def principal_for(store, token: str | None) -> Principal | None:
-    from storage.queries import find_token
+    from convenant.storage.queries import find_token
     if not token or len(token) > 200:
         return None
     row = find_token(store, token)

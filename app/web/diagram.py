@@ -6,9 +6,9 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from app.web.i18n import text
-from engine.definitions import WorkflowDefinition
-from engine.machine import expand_sources
+from convenant.app.web.i18n import text
+from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.machine import expand_sources
 
 CURRENT_FILL, CURRENT_LINE = "#ffd54f", "#e65100"
 

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.web import reading
-from app.web.auth import (COOKIE, LOGIN_CSRF_COOKIE, Principal, Unauthenticated, new_login_csrf, principal_for,
+from convenant.app.web import reading
+from convenant.app.web.auth import (COOKIE, LOGIN_CSRF_COOKIE, Principal, Unauthenticated, new_login_csrf, principal_for,
                           require_visible, root_of)
-from app.web.diagram import state_svg
-from app.web.i18n import LANGS, option_label, param_label, text, word
-from engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from engine.views import show as show_view
-from storage.queries import verify_chain
+from convenant.app.web.diagram import state_svg
+from convenant.app.web.i18n import LANGS, option_label, param_label, text, word
+from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from convenant.engine.views import show as show_view
+from convenant.storage.queries import verify_chain
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -371,7 +371,7 @@ def history_export(request: Request, format: str = "csv") -> Response:
     filters = history_filters(request)
     if filters["process"]:
         require_visible(app.service, who, filters["process"])
-    from app.web.api import export_response
+    from convenant.app.web.api import export_response
     stem = "convenant-history" + (f"-{filters['process'].replace('/', '-')}" if filters["process"] else "")
     return export_response(reading.records(app.service, who, **filters), format, stem)
 

@@ -8,11 +8,11 @@ import io
 import json
 from typing import Any, Iterator
 
-from app.web.auth import Principal, may_see, root_of
-from engine.dates import parse_date
-from engine.errors import BadInput
-from engine.views import deadline_view, show as show_view
-from storage.queries import history as history_stream, list_deadlines, list_roots
+from convenant.app.web.auth import Principal, may_see, root_of
+from convenant.engine.dates import parse_date
+from convenant.engine.errors import BadInput
+from convenant.engine.views import deadline_view, show as show_view
+from convenant.storage.queries import history as history_stream, list_deadlines, list_roots
 
 HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
                    "recorded_at", "article", "ref", "reason", "hash"]
@@ -86,8 +86,8 @@ def records(service, principal: Principal, *, process: str | None = None, party:
     rows = (rec for rec in rows if allowed is None or root_of(rec["process"]) in allowed)
     # As `history --json`: each record's notifications, and confidential notes hidden from whoever may not
     # read them (Art. 5.9, engine/confidential.py) - a party token reads as that party.
-    from engine.confidential import redact
-    from storage.outbox import with_notifications
+    from convenant.engine.confidential import redact
+    from convenant.storage.outbox import with_notifications
     return (redact(rec, principal.role, principal.party)
             for rec in with_notifications(service.store, rows, tz=service.tz))
 

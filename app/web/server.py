@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.web import api, pages
-from engine.errors import ConvenantError
+from convenant.app.web import api, pages
+from convenant.engine.errors import ConvenantError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -46,7 +46,7 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         worker = None
         if scheduler:
-            from engine.scheduler import Worker
+            from convenant.engine.scheduler import Worker
             kwargs: dict[str, Any] = {"interval_seconds": app.settings.scheduler.interval_seconds}
             if hasattr(app.settings.scheduler, "batch_size"):
                 kwargs["batch"] = app.settings.scheduler.batch_size
@@ -81,7 +81,7 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        from engine.errors import BadInput
+        from convenant.engine.errors import BadInput
         return await convenant_error(request, BadInput(message, field=field))
 
     @web.exception_handler(StarletteHTTPException)

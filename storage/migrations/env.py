@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from storage.tables import metadata
+from convenant.storage.tables import metadata
 
 config = context.config
 

@@ -53,10 +53,10 @@ def site(tmp_path) -> Iterator[Site]:
     _need_browser()
     import uvicorn
 
-    import workflows
-    from app.web.server import create_app
-    from engine.agreements import read_data_file
-    from storage.queries import create_token
+    from convenant import workflows
+    from convenant.app.web.server import create_app
+    from convenant.engine.agreements import read_data_file
+    from convenant.storage.queries import create_token
     from tests.conftest import build_app
 
     app = build_app(f"sqlite:///{tmp_path / 'convenant.db'}", tmp_path, simulation="2025-03-20T12:00:00+01:00")

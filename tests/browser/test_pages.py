@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from engine.views import show
+from convenant.engine.views import show
 from tests.browser.conftest import shot
 
 pytestmark = pytest.mark.browser

@@ -22,10 +22,10 @@ ERROR_CODES = {400, 401, 403, 404, 409}
 
 class Api:
     def __init__(self, tmp_path: Path) -> None:
-        import workflows
-        from app.web.server import create_app
-        from engine.agreements import read_data_file
-        from storage.queries import create_token, revoke_token
+        from convenant import workflows
+        from convenant.app.web.server import create_app
+        from convenant.engine.agreements import read_data_file
+        from convenant.storage.queries import create_token, revoke_token
 
         self.url = f"sqlite:///{tmp_path / 'convenant.db'}"
         self.app = build_app(self.url, tmp_path, simulation=START)
@@ -188,7 +188,7 @@ def test_listing_deadlines_and_audit(api):
     assert fields_of(exported) == fields_of(api.cli.run("audit", "export", "--format", "json").data)
     csv_text = api.get("/api/v1/audit/export", "auditor", params={"format": "csv"})
     assert csv_text.headers["content-type"].startswith("text/csv")
-    cli_csv = api.cli.runner.invoke(__import__("app.cli", fromlist=["cli"]).cli,
+    cli_csv = api.cli.runner.invoke(__import__("convenant.app.cli", fromlist=["cli"]).cli,
                                     ["--config", str(api.cli.config), "audit", "export", "--format", "csv"]).stdout
     assert csv_text.text.strip() == cli_csv.strip()
     assert api.get("/api/v1/audit/export", "secretariat").status_code == 200
@@ -301,8 +301,8 @@ def test_openapi_documents_the_api(api):
 
 
 def test_serve_runs_the_scheduler_with_the_app(api, monkeypatch):
-    from app.web import server
-    from app.web.server import create_app
+    from convenant.app.web import server
+    from convenant.app.web.server import create_app
 
     with TestClient(create_app(api.app)) as client:
         worker = client.app.state.worker
@@ -362,9 +362,9 @@ def test_sign_in_cookie_and_csrf(api, tmp_path):
     assert logout.status_code == 303 and client.get("/").status_code == 303
 
     # [web] secure_cookies = true marks the cookie Secure
-    from app.web.server import create_app
+    from convenant.app.web.server import create_app
     secure = build_app(f"sqlite:///{tmp_path / 'secure.db'}", tmp_path, extra={"web": {"secure_cookies": True}})
-    from storage.queries import create_token
+    from convenant.storage.queries import create_token
     token = create_token(secure.store, "s", "secretariat", None, secure.service.now())
     client = TestClient(create_app(secure, scheduler=False), follow_redirects=False, base_url="https://testserver")
     client.get("/login")

@@ -254,7 +254,7 @@ def test_invalid_smtp_settings(c):
 
 
 def test_missing_config_file(c, tmp_path):
-    res = c.runner.invoke(__import__("app.cli", fromlist=["cli"]).cli,
+    res = c.runner.invoke(__import__("convenant.app.cli", fromlist=["cli"]).cli,
                           ["--config", str(tmp_path / "nope.toml"), "--json", "show", KB])
     assert res.exit_code == 2 and "nope.toml" in res.stderr
 

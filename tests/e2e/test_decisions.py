@@ -180,7 +180,7 @@ def test_amendment_refusals_change_nothing(cli):
     c.trigger(bare, "withdraw", role="party", party="vng")
     before = c.snapshot()
     a = amend(c)
-    refused(c, a, "consent", 3, article="Art. 5.3", says="through its representative ienw", role="party",
+    refused(c, a, "consent", 3, article="Partijen (aanhef)", says="through its representative ienw", role="party",
             party="ez", ref="EZ/2")
     refused(c, a, "consent", 3, article="Art. 5.8", says="answered already", role="party", party="ipo",
             ref="IPO/again")

@@ -368,7 +368,7 @@ def test_audit_verify_finds_reordered_records(chained):
 
 def test_audit_verify_finds_a_rehashed_record(chained):
     """Recomputing the edited record's own hash does not help: the next record's link breaks."""
-    from storage.store import hashed_fields, record_hash
+    from convenant.storage.store import hashed_fields, record_hash
 
     engine = db(chained)
     with engine.begin() as conn:
@@ -386,7 +386,7 @@ def test_audit_verify_finds_a_rehashed_record(chained):
 def test_mermaid_diagram_has_every_state(cli):
     out = cli.run("workflows", "show", KB, "--diagram", "mermaid").data["diagram"]
     assert out.startswith("stateDiagram-v2")
-    import workflows
+    from convenant import workflows
     wf = workflows.load_all()[KB]
     tokens = set(out.replace(":", " ").replace("{", " ").replace("}", " ").split())
     for pname, proc in wf.processes.items():
@@ -398,7 +398,7 @@ def test_mermaid_diagram_has_every_state(cli):
                 assert trig.name in tokens, trig.name
     # without --json the text itself is printed
     from click.testing import CliRunner
-    from app.cli import cli as command
+    from convenant.app.cli import cli as command
     res = CliRunner().invoke(command, ["--config", str(cli.config), "workflows", "show", "stedendriehoek",
                                        "--diagram", "mermaid"])
     assert res.exit_code == 0 and res.stdout.startswith("stateDiagram-v2")

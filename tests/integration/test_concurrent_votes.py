@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import build
-from engine.errors import Conflict
-from storage import store as store_module
+from convenant.app.bootstrap import build
+from convenant.engine.errors import Conflict
+from convenant.storage import store as store_module
 from tests.conftest import Cli, active
 
 K = "krachtenbundeling"

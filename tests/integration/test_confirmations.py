@@ -186,9 +186,9 @@ def test_reading_as_a_party_names_a_known_party(cli: Cli) -> None:
 
 
 def test_the_join_is_done_per_page(cli: Cli) -> None:
-    from app.bootstrap import build
-    from storage.outbox import with_notifications
-    from storage.queries import history
+    from convenant.app.bootstrap import build
+    from convenant.storage.outbox import with_notifications
+    from convenant.storage.queries import history
 
     c = confidential_history(cli)
     app = build(str(c.config))
@@ -204,8 +204,8 @@ def test_the_http_api_reads_as_the_token_does(cli: Cli) -> None:
     """GET /api/v1/processes/{id}/history is what `history --json` is, read as the token's role and party."""
     from fastapi.testclient import TestClient
 
-    from app.bootstrap import build
-    from app.web.server import create_app
+    from convenant.app.bootstrap import build
+    from convenant.app.web.server import create_app
 
     c = confidential_history(cli)
     tokens = {who: c.run("tokens", "create", "--name", who, "--role", role, *(["--party", party] if party else []))

@@ -290,8 +290,8 @@ class DiesAfter:
 @pytest.mark.parametrize("death", [SystemExit, KeyboardInterrupt])
 def test_a_dispatcher_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(tmp_path, db_url, server,
                                                                                death) -> None:
-    from app.bootstrap import build
-    from engine.clock import UTC
+    from convenant.app.bootstrap import build
+    from convenant.engine.clock import UTC
 
     c = signed_via_smtp(smtp_cli(tmp_path, db_url, server))
     c.trigger(KB, "publish", ref="Stcrt. 2025, 11512", on="2025-03-20")

@@ -13,8 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from storage.store import make_engine
-from storage.tables import metadata
+from convenant.storage.store import make_engine
+from convenant.storage.tables import metadata
 from tests.conftest import Cli
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"

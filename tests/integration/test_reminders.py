@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from email.utils import getaddresses
 
-from app.bootstrap import build
+from convenant.app.bootstrap import build
 from tests.conftest import Cli, active, signed
 
 KB = "krachtenbundeling"
@@ -222,7 +222,7 @@ def test_deadlines_lists_the_next_reminder(cli: Cli) -> None:
     assert by_kind["publication"]["next_reminder"] == "2025-03-27T08:00:00+01:00"   # 14 days before lay before entry
     assert by_kind["work_structure"]["next_reminder"] == "2025-05-17T08:00:00+02:00"
     assert by_kind["end"]["next_reminder"] == "2026-12-02T08:00:00+01:00"
-    from app.cli import cli as command
+    from convenant.app.cli import cli as command
     human = cli.runner.invoke(command, ["--config", str(cli.config), "deadlines"]).stdout
     assert "next_reminder" in human and "2025-03-27T08:00:00+01:00" in human
 

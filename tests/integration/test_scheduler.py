@@ -18,8 +18,8 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from freezegun import freeze_time
 
-from app.bootstrap import App, build
-from engine.scheduler import Worker
+from convenant.app.bootstrap import App, build
+from convenant.engine.scheduler import Worker
 from tests.conftest import Cli
 
 KB = "krachtenbundeling"
@@ -250,7 +250,7 @@ def check_against_plan(got: tuple[Counter, Counter], plan: tuple[Counter, Counte
 
 def convenant_command() -> list[str]:
     script = Path(sys.executable).with_name("convenant")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "convenant.app.cli"]
 
 
 @pytest.fixture
@@ -321,7 +321,7 @@ def test_scheduler_command_logs_each_run_and_stops_on_sigterm(tmp_path: Path) ->
             lines.append(line)
             if "due step(s) run" in line:
                 break
-        assert any("INFO engine.scheduler: run at 2025-03-20T07:00:00+01:00: 0 due step(s) run" in x for x in lines), lines
+        assert any("INFO convenant.engine.scheduler: run at 2025-03-20T07:00:00+01:00: 0 due step(s) run" in x for x in lines), lines
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -25,8 +25,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from notifications.render import message_bytes, render_message
-from notifications.transports import PermanentFailure, SmtpTransport, TemporaryFailure
+from convenant.notifications.render import message_bytes, render_message
+from convenant.notifications.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 
 HOST = "127.0.0.1"
 NOW = datetime(2025, 3, 27, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.errors import Conflict, NotAllowed
-from engine.model import Record
-from storage import queries
-from storage import tables as t
-from storage.store import Tx
+from convenant.engine.errors import Conflict, NotAllowed
+from convenant.engine.model import Record
+from convenant.storage import queries
+from convenant.storage import tables as t
+from convenant.storage.store import Tx
 from tests.conftest import Cli, build_app
 
 KB = "krachtenbundeling"
@@ -123,7 +123,7 @@ def test_concurrent_commands_on_one_process_one_wins(db_url: str, tmp_path: Path
     c.run("init", "--simulation", "--start", START)
     c.run("agreements", "create", "--example", KB)
     before = len(c.history())
-    cmd = [sys.executable, "-m", "app.cli", "--config", str(c.config), "--json", "trigger", KB, "open_signing",
+    cmd = [sys.executable, "-m", "convenant.app.cli", "--config", str(c.config), "--json", "trigger", KB, "open_signing",
            "--actor", "Secretariaat", "--role", "secretariat"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     codes = sorted(p.wait(timeout=180) for p in procs)

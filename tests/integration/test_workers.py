@@ -12,9 +12,9 @@ import pytest
 
 from bench.seed import make_app, seed_agreements, sweep_outcome
 from bench.workers import SPAWN, race, worker_main
-from engine.errors import Conflict
-from storage import queries
-from storage.store import Tx
+from convenant.engine.errors import Conflict
+from convenant.storage import queries
+from convenant.storage.store import Tx
 
 pytestmark = pytest.mark.postgres
 DUE = 10_000

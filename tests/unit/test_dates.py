@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.config import settings_from_dict
-from engine.dates import (add_days, add_months, apply_calendar, is_atw_rest_day, parse_date,
+from convenant.engine.config import settings_from_dict
+from convenant.engine.dates import (add_days, add_months, apply_calendar, is_atw_rest_day, parse_date,
                           previous_working_day)
-from engine.definitions import DateExpr
-from engine.rules import resolve_date
+from convenant.engine.definitions import DateExpr
+from convenant.engine.rules import resolve_date
 
 D = dt.date
 ATW = "algemene_termijnenwet"

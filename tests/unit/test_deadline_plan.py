@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import workflows
-from engine.config import DEFAULT_REMINDERS, Settings, check_reminder_kinds, settings_from_dict
-from engine.deadlines import first_step, next_reminder, plan
-from engine.errors import BadInput
+from convenant import workflows
+from convenant.engine.config import DEFAULT_REMINDERS, Settings, check_reminder_kinds, settings_from_dict
+from convenant.engine.deadlines import first_step, next_reminder, plan
+from convenant.engine.errors import BadInput
 
 AMS = dt.timezone(dt.timedelta(hours=1))
 AMS_SUMMER = dt.timezone(dt.timedelta(hours=2))
@@ -120,7 +120,8 @@ def test_default_reminders_equal_the_shipped_config() -> None:
     ({"reminders": {"publication": 7}}, "reminders.publication", "list"),
     ({"scheduler": {"interval_seconds": 0}}, "scheduler.interval_seconds", "greater than"),
     ({"scheduler": {"reminders_on_working_days": "ja"}}, "scheduler.reminders_on_working_days", "boolean"),
-    ({"scheduler": {"reminder_hour": 8}}, "scheduler.reminder_hour", "Extra inputs"),
+    ({"scheduler": {"reminder_hour": 8}}, "scheduler.reminder_hour", "did you mean 'reminder_time'"),
+    ({"databse": {"url": "sqlite:///x.db"}}, "databse", "did you mean 'database'"),
 ])
 def test_configuration_errors_name_the_key(raw, key, words) -> None:
     with pytest.raises(BadInput) as err:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import workflows
-from engine import rules
-from engine.agreements import agreement_data, read_data_file
-from engine.config import settings_from_dict
-from engine.decisions import judge, outcome, possible_outcomes, uncovered
-from engine.definitions import DecisionSpec, OutcomeRule, parse_definition
-from engine.errors import BadInput, NotAllowed
-from engine.model import Process
+from convenant import workflows
+from convenant.engine import rules
+from convenant.engine.agreements import agreement_data, read_data_file
+from convenant.engine.config import settings_from_dict
+from convenant.engine.decisions import judge, outcome, possible_outcomes, uncovered
+from convenant.engine.definitions import DecisionSpec, OutcomeRule, parse_definition
+from convenant.engine.errors import BadInput, NotAllowed
+from convenant.engine.model import Process
 
 WF = workflows.load_all()["krachtenbundeling"]
 SPECS = {

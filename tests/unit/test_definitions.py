@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import workflows
-from engine.definitions import load_definition
-from engine.errors import BadInput
-from engine.machine import Machines, ProcessMachine, expand_sources
+from convenant import workflows
+from convenant.engine.definitions import load_definition
+from convenant.engine.errors import BadInput
+from convenant.engine.machine import Machines, ProcessMachine, expand_sources
 
 # A small definition of our own, so that each test breaks exactly one thing in it.
 TINY = '''
@@ -296,7 +296,7 @@ def test_service_fires_through_one_cached_machine(tmp_path):
 
     app = build_app(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, simulation="2025-03-01T09:00:00+01:00")
     raw = workflows.example_file(app.workflows["krachtenbundeling"])
-    from engine.agreements import read_data_file
+    from convenant.engine.agreements import read_data_file
     app.service.create_agreement("krachtenbundeling", read_data_file(raw))
     app.service.fire("krachtenbundeling", "open_signing", actor="s", role="secretariat")
     pm = app.service.machines.get(app.workflows["krachtenbundeling"], "agreement")

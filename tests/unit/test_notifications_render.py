@@ -15,7 +15,7 @@ import icalendar
 import pytest
 from freezegun import freeze_time
 
-from notifications.render import (
+from convenant.notifications.render import (
     TEMPLATES,
     long_date,
     message_bytes,
@@ -340,7 +340,7 @@ def test_dtstamp_is_utc() -> None:
 def test_a_cached_subject_is_the_subject_rendered_afresh(template: str, lang: str) -> None:
     """render_subject renders a subject once per set of values it reads; it must equal a fresh rendering of the
     whole context, and payloads that differ in what it reads (here the title) must not share one."""
-    from notifications import render as r
+    from convenant.notifications import render as r
 
     variants = [payload(template=template, lang=lang),
                 payload(template=template, lang=lang, level=2, level_name={"nl": "BO", "en": "BO"},

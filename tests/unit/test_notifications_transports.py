@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifications.render import render_message
-from notifications.transports import (
+from convenant.notifications.render import render_message
+from convenant.notifications.transports import (
     MaildirTransport,
     SmtpTransport,
     TemporaryFailure,

@@ -12,13 +12,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.agreements import read_data_file
-from engine.errors import ConvenantError
-from engine.views import show
-from storage.queries import history, verify_chain
+from convenant.engine.agreements import read_data_file
+from convenant.engine.errors import ConvenantError
+from convenant.engine.views import show
+from convenant.storage.queries import history, verify_chain
 from tests.conftest import build_app
-import workflows
-
+from convenant import workflows
 KB = "krachtenbundeling"
 START = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 PARTIES = ["ienw", "ez", "vro", "ipo", "uvw", "vng"]
@@ -44,8 +43,8 @@ _TEMPLATES: dict[str, Path] = {}
 
 def open_app(folder: Path):
     """The application on the database in `folder`, as it is (no migration, the clock left alone)."""
-    from app.bootstrap import build
-    from engine.config import settings_from_dict
+    from convenant.app.bootstrap import build
+    from convenant.engine.config import settings_from_dict
 
     raw = {"database": {"url": f"sqlite:///{folder / 'p.db'}"},
            "mail": {"transport": "maildir", "path": str(folder / "mail")}}

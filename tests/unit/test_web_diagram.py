@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-import workflows
-from app.web import diagram
+from convenant import workflows
+from convenant.app.web import diagram
 
 
 @pytest.fixture
