@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from convenant.engine.config import Settings, check_reminder_kinds, load_settings
 from convenant.engine.definitions import WorkflowDefinition
@@ -17,7 +17,10 @@ from convenant.notifications.render import render_subject
 from convenant.notifications.transports import make_transport
 from convenant.storage.outbox import OutboxRepo
 from convenant.storage.store import SqlStore, check_url
+
 from convenant import workflows
+
+
 class NotInitialised(ConvenantError):
     exit_code = 1
     http_status = 503

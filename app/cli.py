@@ -7,16 +7,17 @@ import datetime as dt
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
-
 from convenant.engine.clock import UTC, iso_moment, local_date
 from convenant.engine.definitions import ROLES
 from convenant.engine.documents import describe_file, document_params
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from convenant.engine.views import deadline_view, show as show_view
+from convenant.engine.views import deadline_view
+from convenant.engine.views import show as show_view
 
 HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
                    "recorded_at", "article", "ref", "reason", "hash"]
@@ -220,8 +221,8 @@ def agreements() -> None:
 @run
 def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, file: str | None,
                       pid: str | None, actor: str, exists_ok: bool) -> None:
-    from convenant.engine.agreements import read_data_file
     import convenant.workflows as registry
+    from convenant.engine.agreements import read_data_file
     app = ctx.app()
     if example:
         if workflow_name or file:
@@ -574,7 +575,8 @@ def audit_refusals(ctx: Ctx, limit: int) -> None:
 @pass_ctx
 @run
 def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | None) -> None:
-    from convenant.storage.queries import history as stream, list_roots
+    from convenant.storage.queries import history as stream
+    from convenant.storage.queries import list_roots
     app = ctx.app()
     reader = _reader(role, party, {pid for root in list_roots(app.store) for pid in root.parties})
     emit_records(ctx, _readable(app, stream(app.store), role, reader), fmt, Path(out) if out else None)
@@ -678,6 +680,7 @@ def scheduler(ctx: Ctx, once: bool) -> None:
     """The scheduler alone (a worker): runs what is due now, then at each next due moment and at least every
     [scheduler] interval_seconds, logging one line per run to stderr; SIGTERM or Ctrl-C stops it cleanly."""
     import logging
+
     from convenant.engine.scheduler import Worker
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

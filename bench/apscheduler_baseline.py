@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def reminder_job(deadline_id: int) -> None:

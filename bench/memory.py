@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from convenant.engine.model import Deadline, Notification, Process, Record
 
 
 class MemoryTx:
-    def __init__(self, store: "MemoryStore") -> None:
+    def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.earliest_write: dt.datetime | None = None
 

@@ -15,8 +15,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -97,10 +98,11 @@ def durable_commands(name: str, url: str, workdir: Path, size: dict[str, int]) -
 
 # -- 2. the in-memory step --------------------------------------------------------------------------------
 def in_memory_step(workdir: Path, size: dict[str, int]) -> None:
-    from bench.memory import MemoryStore
     from convenant.engine.machine import ProcessMachine
     from convenant.engine.service import Service
     from convenant.notifications.render import render_subject
+
+    from bench.memory import MemoryStore
 
     app = make_app(f"sqlite:///{workdir / 'inmem.db'}", workdir)
     seeded = seed_agreements(app, 1, prefix="mem")

@@ -10,12 +10,12 @@ import contextlib
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
-
 from convenant.engine.clock import UTC
 from convenant.storage import tables as t
 
@@ -75,8 +75,9 @@ def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
 
 
 def example_data(app) -> dict[str, Any]:
-    from convenant import workflows
     from convenant.engine.agreements import read_data_file
+
+    from convenant import workflows
 
     return read_data_file(workflows.example_file(app.service.workflow("krachtenbundeling")))
 

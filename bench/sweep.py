@@ -11,8 +11,9 @@ from pathlib import Path
 
 
 def main(url: str, workdir: str) -> None:
-    from bench.seed import open_app
     from convenant.engine.scheduler import Worker
+
+    from bench.seed import open_app
 
     app = open_app(url, Path(workdir))
     worker = Worker(app.service, None, interval_seconds=app.settings.scheduler.interval_seconds,

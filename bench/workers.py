@@ -17,8 +17,9 @@ def worker_main(url: str, workdir: str, batch_size: int, barrier: Any, results: 
                 block_after: int | None = None, blocked: Any = None) -> None:
     """Run everything due, report {"pid", "ran", "seconds"}. With `block_after`: stop dead in the middle of
     the first batch, after that many deadline steps and before its commit, and wait to be killed."""
-    from bench.seed import open_app
     from convenant.engine.service import Service
+
+    from bench.seed import open_app
 
     app = open_app(url, Path(workdir), batch_size=batch_size)
     if block_after is not None:

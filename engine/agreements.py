@@ -5,10 +5,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import BadInput
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class Contact(BaseModel):
@@ -18,7 +17,7 @@ class Contact(BaseModel):
     language: Literal["nl", "en"] = "nl"
 
     @model_validator(mode="after")
-    def _address(self) -> "Contact":
+    def _address(self) -> Contact:
         if "@" not in self.email or any(c in self.email for c in "\r\n <>,;"):
             raise ValueError(f"{self.email!r} is not an email address")
         return self

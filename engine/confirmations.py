@@ -32,7 +32,7 @@ def is_confidential(params: dict[str, Any] | None) -> bool:
     return str((params or {}).get("confidential", "")).lower() == "yes"
 
 
-def confirmation_notifications(service: "Service", act: "Act", rec: Record, dest: str, now: dt.datetime
+def confirmation_notifications(service: Service, act: Act, rec: Record, dest: str, now: dt.datetime
                                ) -> list[Notification]:
     mail = service.settings.mail
     if not mail.confirmations or act.trigger is None:

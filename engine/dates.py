@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable, Literal
+from typing import Literal
 
 import holidays
 from dateutil.relativedelta import relativedelta

@@ -8,8 +8,8 @@ only once everyone said yes, and 'mixed' as soon as two different answers make u
 this way the outcome can never change once it is known, whatever the order of the rules."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
-from typing import Iterable, Mapping, Sequence
 
 from convenant.engine.definitions import DecisionSpec, OutcomeRule
 

@@ -12,10 +12,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from convenant.engine.dates import CalendarRule
 from convenant.engine.errors import BadInput
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ROLES = ("secretariat", "party", "auditor")
 Text = dict[str, str]  # {"nl": ..., "en": ...}
@@ -44,7 +43,7 @@ class DateExpr(Strict):
         return value
 
     @model_validator(mode="after")
-    def _one_base(self) -> "DateExpr":
+    def _one_base(self) -> DateExpr:
         bases = [self.fact is not None, self.deadline is not None, self.date is not None, self.on]
         if sum(bases) != 1:
             raise ValueError("a date needs exactly one of 'fact', 'deadline', 'date' or 'on'")
@@ -84,7 +83,7 @@ class ParamSpec(Strict):
     label: Text = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _options(self) -> "ParamSpec":
+    def _options(self) -> ParamSpec:
         if self.type == "option" and not self.options and not self.vocabulary:
             raise ValueError("an option parameter needs 'options' or a 'vocabulary'")
         return self
@@ -136,7 +135,7 @@ class TriggerSpec(Strict):
     not_before: list[str] = Field(default_factory=list)   # facts the act's date may not precede
 
     @model_validator(mode="after")
-    def _someone(self) -> "TriggerSpec":
+    def _someone(self) -> TriggerSpec:
         if self.manual and not self.roles:
             raise ValueError(f"trigger {self.name!r}: a manual trigger needs 'roles'")
         if not self.manual and self.automatic is None:
@@ -182,7 +181,7 @@ class DecisionSpec(Strict):
     carry_with: str | None = None       # the answer that carries them
 
     @model_validator(mode="after")
-    def _answers(self) -> "DecisionSpec":
+    def _answers(self) -> DecisionSpec:
         for rule in self.rules:
             if rule.answer is not None and rule.answer not in self.answers:
                 raise ValueError(f"rule names answer {rule.answer!r}, not one of {self.answers}")

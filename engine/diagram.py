@@ -32,6 +32,6 @@ def mermaid(wf: WorkflowDefinition, ptype: str | None = None, current: str | Non
         if ptype is None and pname != wf.root:
             lines.append("    }")
     if current:
-        lines.append(f"    classDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px")
+        lines.append("    classDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px")
         lines.append(f"    class {current} current")
     return "\n".join(lines)

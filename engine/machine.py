@@ -5,11 +5,10 @@ for `Machine.add_model` building the trigger methods (bench/: that was most of t
 from __future__ import annotations
 
 import threading
-from typing import Callable
-
-from transitions import Machine, MachineError
+from collections.abc import Callable
 
 from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
+from transitions import Machine, MachineError
 
 
 class _Attached:

@@ -19,7 +19,7 @@ LEVEL_NAMES = {"responsible": {"nl": "de verantwoordelijke partij en het secreta
                                "en": "the responsible party and the secretariat"}}
 
 
-def governance_contacts(service: "Service", root: Process, body: str) -> list[dict[str, str]]:
+def governance_contacts(service: Service, root: Process, body: str) -> list[dict[str, str]]:
     """Contacts of the secretariat, DO or BO: from the agreement's data, else from config.toml [contacts]."""
     entry = root.data.get("governance", {}).get(body)
     contacts: list[dict[str, str]] = []
@@ -31,7 +31,7 @@ def governance_contacts(service: "Service", root: Process, body: str) -> list[di
              "body": body} for c in contacts if c.get("email")]
 
 
-def level_title(service: "Service", root: Process, body: str) -> dict[str, str] | None:
+def level_title(service: Service, root: Process, body: str) -> dict[str, str] | None:
     """How the emails name a rung of the ladder: the body's name in the agreement's data (Art. 2), not in code."""
     entry = root.data.get("governance", {}).get(body) or {}
     title = dict(entry.get("title") or ({"nl": entry["name"], "en": entry["name"]} if entry.get("name") else {}))
@@ -54,7 +54,7 @@ def party_contacts(root: Process, pid: str) -> list[dict[str, str]]:
             for c in party.get("contacts", []) if c.get("email")]
 
 
-def resolve(service: "Service", proc: Process, root: Process, who: list[str], on: dt.date) -> list[dict]:
+def resolve(service: Service, proc: Process, root: Process, who: list[str], on: dt.date) -> list[dict]:
     out: list[dict] = []
     for entry in who:
         if entry.startswith("party:"):
@@ -91,7 +91,7 @@ def resolve(service: "Service", proc: Process, root: Process, who: list[str], on
     return unique
 
 
-def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: ProcessSpec, proc: Process,
+def deadline_notifications(service: Service, wf: WorkflowDefinition, spec: ProcessSpec, proc: Process,
                            root: Process, d: Deadline, step: Step, now: dt.datetime) -> list[Notification]:
     today = now.astimezone(service.tz).date()
     dspec = spec.deadline_map.get(d.kind)
@@ -141,7 +141,7 @@ def deadline_notifications(service: "Service", wf: WorkflowDefinition, spec: Pro
     return notes
 
 
-def act_notifications(service: "Service", wf: WorkflowDefinition, proc: Process, root: Process,
+def act_notifications(service: Service, wf: WorkflowDefinition, proc: Process, root: Process,
                       notices: list[dict[str, Any]], rec: Any) -> list[Notification]:
     """Messages the definition asks for when an act happens (a state's `notify` effect, e.g. a dispute laid
     before the BO, Art. 5.2 and 2.1): one per recipient, keyed to the history record that caused them."""

@@ -3,7 +3,8 @@ storage/ and notifications/ plug in; tests may plug in fakes."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, ContextManager, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, ContextManager, Protocol
 
 from convenant.engine.model import Deadline, Notification, Process, Record
 

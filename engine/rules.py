@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from convenant.engine import decisions as decision_rules
 from convenant.engine.config import Settings

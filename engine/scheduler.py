@@ -10,14 +10,13 @@ import datetime as dt
 import logging
 import signal
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-
 from convenant.engine.clock import UTC, SystemClock, iso_moment
 
 log = logging.getLogger(__name__)

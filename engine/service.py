@@ -5,8 +5,9 @@ state, the chained transition record, deadline changes and outbox rows are writt
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from convenant.engine import rules
 from convenant.engine.clock import UTC, iso_moment, local_date, local_moment
@@ -32,7 +33,7 @@ class Fired:
     seq: int
     effective: str
     created: str | None = None
-    follow_ups: list["Fired"] = field(default_factory=list)
+    follow_ups: list[Fired] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = {"process": self.process, "trigger": self.trigger, "source": self.source, "dest": self.dest,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from convenant.engine.service import Service
 
 
-def deadline_view(service: "Service", d: Deadline) -> dict[str, Any]:
+def deadline_view(service: Service, d: Deadline) -> dict[str, Any]:
     nxt = service.next_reminder(d)
     return {"process": d.process_id, "kind": d.kind, "due": d.due.isoformat(), "status": d.status,
             "article": d.article, "rule": d.rule, "met_on": d.met_on.isoformat() if d.met_on else None,
@@ -21,7 +21,7 @@ def deadline_view(service: "Service", d: Deadline) -> dict[str, Any]:
             "next_step_at": iso_moment(d.next_at, service.tz) if d.next_at else None}
 
 
-def show(service: "Service", pid: str, role: str | None = None, party: str | None = None) -> dict[str, Any]:
+def show(service: Service, pid: str, role: str | None = None, party: str | None = None) -> dict[str, Any]:
     with service.store.transaction() as tx:
         proc = tx.get_process(pid)
         if proc is None:
@@ -68,7 +68,7 @@ def party_view(root: Process, pid: str) -> dict[str, Any]:
             "reservation": p.get("reservation"), "themes": p.get("themes")}
 
 
-def decisions_view(service: "Service", wf, proc: Process, root: Process, today: dt.date) -> list[dict[str, Any]]:
+def decisions_view(service: Service, wf, proc: Process, root: Process, today: dt.date) -> list[dict[str, Any]]:
     spec = wf.process(proc.ptype)
     out = []
     for name, state in proc.data.get("decisions", {}).items():
@@ -116,7 +116,7 @@ def governments_view(root: Process, deadlines: list[Deadline] | None = None) -> 
     return sorted(govs.values(), key=lambda g: (g["layer"], g["government"]))
 
 
-def progress_view(service: "Service", pid: str) -> dict[str, Any]:
+def progress_view(service: Service, pid: str) -> dict[str, Any]:
     """The progress overview of one agreement (CLI `progress`, web pages): per theme and per government."""
     with service.store.transaction() as tx:
         root = tx.get_process(pid)

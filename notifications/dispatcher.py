@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from convenant.engine.model import Notification
 from convenant.notifications.render import message_id, render_message, render_subject

@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -333,7 +333,7 @@ def _calendar(deadline: DeadlineView, context: Mapping[str, Any], now: datetime)
     cal.add("method", "PUBLISH")
     event = icalendar.Event()
     event.add("uid", deadline.uid)
-    event.add("dtstamp", now.astimezone(timezone.utc))
+    event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", deadline.due)
     event.add("dtend", deadline.due + timedelta(days=1))
     event.add("summary", one_line(_block(template, "summary", ctx)))

@@ -4,11 +4,11 @@ dispatcher that dies after sending leaves the row to be sent again once the leas
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
-
 from convenant.storage import tables as t
 from convenant.storage.store import SqlStore, aware, naive
 
@@ -82,7 +82,7 @@ class OutboxRepo:
                                           t.outbox.c.sent_at, t.outbox.c.attempts, t.outbox.c.kind)
                                 .where(t.outbox.c.record_seq.in_(seqs)).order_by(t.outbox.c.id)).mappings()
             out: dict[int, list[dict[str, Any]]] = {}
-            zone = tz or dt.timezone.utc
+            zone = tz or dt.UTC
             for r in rows:
                 sent = aware(r["sent_at"]).astimezone(zone).isoformat(timespec="seconds") if r["sent_at"] else None
                 out.setdefault(r["record_seq"], []).append({"to": r["to_addr"], "status": r["status"],

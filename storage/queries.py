@@ -6,13 +6,23 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
-
 from convenant.engine.model import Deadline
 from convenant.storage import tables as t
-from convenant.storage.store import GENESIS, HISTORY_FIELDS, SqlStore, _deadline, _process, aware, hashed_fields, naive, record_hash
+from convenant.storage.store import (
+    GENESIS,
+    HISTORY_FIELDS,
+    SqlStore,
+    _deadline,
+    _process,
+    aware,
+    hashed_fields,
+    naive,
+    record_hash,
+)
 
 PAGE = 1000
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
-
 from convenant.engine.clock import UTC
 from convenant.engine.errors import BadInput, Conflict, ConvenantError
 from convenant.engine.model import Deadline, Notification, Process, Record
 from convenant.storage import tables as t
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
 RECORD_FORMAT = 1
 GENESIS = "0" * 64
@@ -103,7 +103,7 @@ _OUTBOX_INSERT = {"postgresql": postgresql.insert(t.outbox).on_conflict_do_nothi
 class Tx:
     """One unit of work on one connection, inside one transaction."""
 
-    def __init__(self, conn: Connection, store: "SqlStore") -> None:
+    def __init__(self, conn: Connection, store: SqlStore) -> None:
         self.conn = conn
         self.store = store
         self.pg = store.is_postgres

@@ -8,8 +8,9 @@ import json
 import mailbox
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -87,7 +88,7 @@ class Cli:
         self.config.write_text(BASE_CONFIG.format(url=url, mail=self.mail) + extra_config)
         self.runner = CliRunner()
 
-    def run(self, *args: str, expect: int | tuple[int, ...] | None = 0) -> "Result":
+    def run(self, *args: str, expect: int | tuple[int, ...] | None = 0) -> Result:
         from convenant.app.cli import cli
         res = self.runner.invoke(cli, ["--config", str(self.config), "--json", *args], catch_exceptions=False)
         out = Result(res.exit_code, res.stdout, res.stderr)
@@ -98,7 +99,7 @@ class Cli:
 
     def trigger(self, pid: str, trig: str, *, role: str = "secretariat", party: str | None = None,
                 actor: str = "Secretariaat CE", on: str | None = None, ref: str | None = None,
-                sets: tuple[str, ...] = (), expect: int | tuple[int, ...] | None = 0) -> "Result":
+                sets: tuple[str, ...] = (), expect: int | tuple[int, ...] | None = 0) -> Result:
         args = ["trigger", pid, trig, "--actor", actor, "--role", role]
         if party:
             args += ["--party", party]
@@ -116,7 +117,7 @@ class Cli:
     def history(self, pid: str = "krachtenbundeling") -> list[dict[str, Any]]:
         return self.run("history", pid).data
 
-    def advance(self, to: str) -> "Result":
+    def advance(self, to: str) -> Result:
         return self.run("clock", "advance", "--to", to)
 
     def deadline(self, kind: str, pid: str = "krachtenbundeling") -> dict[str, Any] | None:
@@ -187,7 +188,7 @@ def build_app(url: str, tmp_path: Path, *, simulation: str | None = None, extra:
     with app.store.transaction() as tx:
         if simulation:
             tx.set_meta("clock_mode", "simulation")
-            tx.set_meta("clock_now", dt.datetime.fromisoformat(simulation).astimezone(dt.timezone.utc).isoformat())
+            tx.set_meta("clock_now", dt.datetime.fromisoformat(simulation).astimezone(dt.UTC).isoformat())
         else:
             tx.set_meta("clock_mode", "real")
     return app

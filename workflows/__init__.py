@@ -1,9 +1,9 @@
 """The shipped workflow definitions (one TOML file each) and their example agreements (examples/)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from convenant.engine.definitions import WorkflowDefinition, load_definition
 

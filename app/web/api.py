@@ -6,16 +6,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-
 from convenant.app.web import reading
-from convenant.app.web.auth import (Principal, Unauthenticated, bearer, principal_for, require_role, require_visible,
-                          root_of)
+from convenant.app.web.auth import (
+    Principal,
+    Unauthenticated,
+    bearer,
+    principal_for,
+    require_role,
+    require_visible,
+    root_of,
+)
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.views import show as show_view
 from convenant.storage.queries import verify_chain
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(prefix="/api/v1")
 

@@ -9,18 +9,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-
 from convenant.app.web import reading
-from convenant.app.web.auth import (COOKIE, LOGIN_CSRF_COOKIE, Principal, Unauthenticated, new_login_csrf, principal_for,
-                          require_visible, root_of)
+from convenant.app.web.auth import (
+    COOKIE,
+    LOGIN_CSRF_COOKIE,
+    Principal,
+    Unauthenticated,
+    new_login_csrf,
+    principal_for,
+    require_visible,
+    root_of,
+)
 from convenant.app.web.diagram import state_svg
 from convenant.app.web.i18n import LANGS, option_label, param_label, text, word
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.views import show as show_view
 from convenant.storage.queries import verify_chain
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -6,13 +6,16 @@ import csv
 import datetime as dt
 import io
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from convenant.app.web.auth import Principal, may_see, root_of
 from convenant.engine.dates import parse_date
 from convenant.engine.errors import BadInput
-from convenant.engine.views import deadline_view, show as show_view
-from convenant.storage.queries import history as history_stream, list_deadlines, list_roots
+from convenant.engine.views import deadline_view
+from convenant.engine.views import show as show_view
+from convenant.storage.queries import history as history_stream
+from convenant.storage.queries import list_deadlines, list_roots
 
 HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
                    "recorded_at", "article", "ref", "reason", "hash"]

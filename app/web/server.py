@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
+from convenant.app.web import api, pages
+from convenant.engine.errors import ConvenantError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from convenant.app.web import api, pages
-from convenant.engine.errors import ConvenantError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
-
 from convenant.storage.tables import metadata
+from sqlalchemy import create_engine
 
 config = context.config
 

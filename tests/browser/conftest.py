@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -52,11 +52,11 @@ def site(tmp_path) -> Iterator[Site]:
     """The Krachtenbundeling in draft on a simulation clock (20 March 2025), tokens for three roles, served."""
     _need_browser()
     import uvicorn
-
-    from convenant import workflows
     from convenant.app.web.server import create_app
     from convenant.engine.agreements import read_data_file
     from convenant.storage.queries import create_token
+
+    from convenant import workflows
     from tests.conftest import build_app
 
     app = build_app(f"sqlite:///{tmp_path / 'convenant.db'}", tmp_path, simulation="2025-03-20T12:00:00+01:00")

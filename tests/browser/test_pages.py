@@ -9,8 +9,8 @@ import json
 import re
 
 import pytest
-
 from convenant.engine.views import show
+
 from tests.browser.conftest import shot
 
 pytestmark = pytest.mark.browser

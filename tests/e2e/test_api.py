@@ -22,10 +22,11 @@ ERROR_CODES = {400, 401, 403, 404, 409}
 
 class Api:
     def __init__(self, tmp_path: Path) -> None:
-        from convenant import workflows
         from convenant.app.web.server import create_app
         from convenant.engine.agreements import read_data_file
         from convenant.storage.queries import create_token, revoke_token
+
+        from convenant import workflows
 
         self.url = f"sqlite:///{tmp_path / 'convenant.db'}"
         self.app = build_app(self.url, tmp_path, simulation=START)
@@ -54,13 +55,13 @@ class Api:
     def advance(self, to: str) -> None:
         self.app.service.advance_clock(dt.datetime.fromisoformat(to))
 
-    def signed(self) -> "Api":
+    def signed(self) -> Api:
         assert self.fire(KB, "open_signing").status_code == 200
         for party in ("ienw", "ipo", "uvw", "vng"):
             assert self.fire(KB, "sign", body={"party": party}).status_code == 200
         return self
 
-    def active(self) -> "Api":
+    def active(self) -> Api:
         self.signed()
         assert self.fire(KB, "publish", body={"ref": "Stcrt. 2025, 11512"}).status_code == 200
         self.advance("2025-04-01T09:00:00+02:00")

@@ -9,7 +9,6 @@ import csv
 import email
 import io
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -8,11 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
-
 from convenant.app.bootstrap import build
 from convenant.engine.errors import Conflict
 from convenant.storage import store as store_module
+
 from tests.conftest import Cli, active
 
 K = "krachtenbundeling"

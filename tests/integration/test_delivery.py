@@ -11,10 +11,11 @@ import email
 import email.policy
 import socket
 from collections import Counter
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import icalendar
 import pytest

@@ -6,11 +6,12 @@ import datetime as dt
 from email.utils import getaddresses
 
 from convenant.app.bootstrap import build
+
 from tests.conftest import Cli, active, signed
 
 KB = "krachtenbundeling"
 PARTIES = ("ienw", "ipo", "uvw", "vng")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def outbox(c: Cli) -> list[dict]:

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 from apscheduler.triggers.date import DateTrigger
-from freezegun import freeze_time
-
 from convenant.app.bootstrap import App, build
 from convenant.engine.scheduler import Worker
+from freezegun import freeze_time
+
 from tests.conftest import Cli
 
 KB = "krachtenbundeling"
 PARTIES = ("ienw", "ipo", "uvw", "vng")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ROOT = Path(__file__).resolve().parents[2]
 
 

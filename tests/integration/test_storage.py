@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from convenant.engine.errors import Conflict, NotAllowed
 from convenant.engine.model import Record
 from convenant.storage import queries
 from convenant.storage import tables as t
 from convenant.storage.store import Tx
+
 from tests.conftest import Cli, build_app
 
 KB = "krachtenbundeling"
@@ -35,7 +35,7 @@ def everything(app) -> dict[str, Any]:
     with app.store.reading() as conn:
         for table in (t.processes, t.deadlines, t.records, t.chain_head, t.outbox):
             rows = conn.execute(sa.select(table)).mappings().all()
-            out[table.name] = sorted((tuple(sorted((k, str(v)) for k, v in r.items())) for r in rows))
+            out[table.name] = sorted(tuple(sorted((k, str(v)) for k, v in r.items())) for r in rows)
     return out
 
 

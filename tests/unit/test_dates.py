@@ -6,13 +6,19 @@ import calendar
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from convenant.engine.config import settings_from_dict
-from convenant.engine.dates import (add_days, add_months, apply_calendar, is_atw_rest_day, parse_date,
-                          previous_working_day)
+from convenant.engine.dates import (
+    add_days,
+    add_months,
+    apply_calendar,
+    is_atw_rest_day,
+    parse_date,
+    previous_working_day,
+)
 from convenant.engine.definitions import DateExpr
 from convenant.engine.rules import resolve_date
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 D = dt.date
 ATW = "algemene_termijnenwet"

@@ -6,11 +6,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from convenant import workflows
 from convenant.engine.config import DEFAULT_REMINDERS, Settings, check_reminder_kinds, settings_from_dict
 from convenant.engine.deadlines import first_step, next_reminder, plan
 from convenant.engine.errors import BadInput
+
+from convenant import workflows
 
 AMS = dt.timezone(dt.timedelta(hours=1))
 AMS_SUMMER = dt.timezone(dt.timedelta(hours=2))
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
 
 
 def settings(**sections: dict) -> Settings:

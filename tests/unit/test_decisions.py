@@ -8,9 +8,6 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
-from convenant import workflows
 from convenant.engine import rules
 from convenant.engine.agreements import agreement_data, read_data_file
 from convenant.engine.config import settings_from_dict
@@ -18,6 +15,10 @@ from convenant.engine.decisions import judge, outcome, possible_outcomes, uncove
 from convenant.engine.definitions import DecisionSpec, OutcomeRule, parse_definition
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.model import Process
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convenant import workflows
 
 WF = workflows.load_all()["krachtenbundeling"]
 SPECS = {
@@ -176,7 +177,7 @@ def _act(root: Process, proc: Process, ptype: str, trigger: str, party: str, par
     spec = WF.process(ptype)
     return rules.Act(wf=WF, spec=spec, trigger=spec.trigger_map[trigger], process=proc, root=root,
                      actor="test", role="party", party=party, on=DAY, ref=f"ref-{party}", reason=None,
-                     params=params, settings=SETTINGS, now=dt.datetime(2026, 2, 2, 9, tzinfo=dt.timezone.utc),
+                     params=params, settings=SETTINGS, now=dt.datetime(2026, 2, 2, 9, tzinfo=dt.UTC),
                      deadlines=[])
 
 
@@ -191,7 +192,7 @@ def test_cast_vote_counts_each_current_party_once(requester, withdrawn, attempts
     for pid in withdrawn - {requester}:
         data["parties"][pid]["withdrawn_on"] = "2026-01-01"
     root = Process(id="k", workflow=WF.name, ptype="agreement", state="active", data=data,
-                   created_at=dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), root_id="k")
+                   created_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC), root_id="k")
     child = Process(id="k/amendment-1", workflow=WF.name, ptype="amendment", state="open",
                     data={"facts": {"requester": requester, "ref": "req"}}, created_at=root.created_at,
                     parent_id="k", root_id="k")

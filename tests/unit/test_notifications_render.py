@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from freezegun import freeze_time
-
 from convenant.notifications.render import (
     TEMPLATES,
     long_date,
@@ -23,6 +21,7 @@ from convenant.notifications.render import (
     render_message,
     render_subject,
 )
+from freezegun import freeze_time
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2025, 3, 27, 9, 0, tzinfo=AMS)
@@ -332,7 +331,7 @@ def test_non_ascii_names_survive_the_round_trip() -> None:
 def test_dtstamp_is_utc() -> None:
     ((_, cal),) = calendars(parsed(render()))
     stamp = cal.walk("VEVENT")[0]["DTSTAMP"].dt
-    assert stamp.utcoffset() == timedelta(0) and stamp == NOW.astimezone(timezone.utc)
+    assert stamp.utcoffset() == timedelta(0) and stamp == NOW.astimezone(UTC)
 
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))

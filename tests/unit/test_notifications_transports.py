@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from convenant.notifications.render import render_message
 from convenant.notifications.transports import (
     MaildirTransport,

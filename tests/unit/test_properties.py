@@ -9,15 +9,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
 from convenant.engine.agreements import read_data_file
 from convenant.engine.errors import ConvenantError
 from convenant.engine.views import show
 from convenant.storage.queries import history, verify_chain
-from tests.conftest import build_app
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
 from convenant import workflows
+from tests.conftest import build_app
+
 KB = "krachtenbundeling"
 START = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 PARTIES = ["ienw", "ez", "vro", "ipo", "uvw", "vng"]
@@ -63,15 +65,15 @@ def template(stage: str) -> Path:
     steps = STAGES.index(stage)
     if steps >= 1:
         fire(KB, "open_signing", actor="s", role="secretariat")
-        service.advance_clock(dt.datetime(2025, 3, 20, 12, tzinfo=dt.timezone.utc))
+        service.advance_clock(dt.datetime(2025, 3, 20, 12, tzinfo=dt.UTC))
         fire(KB, "sign", actor="s", role="party", party="ienw", on="2025-03-20")
     if steps >= 2:
         for party in ("ipo", "uvw", "vng"):
             fire(KB, "sign", actor="s", role="party", party=party, on="2025-03-20")
     if steps >= 3:
         fire(KB, "publish", actor="s", role="secretariat", ref="Stcrt. 2025, 11512", on="2025-03-20")
-        target = {"active": dt.datetime(2025, 4, 1, tzinfo=dt.timezone.utc),
-                  "extension_decision": dt.datetime(2026, 4, 3, tzinfo=dt.timezone.utc)}[stage]
+        target = {"active": dt.datetime(2025, 4, 1, tzinfo=dt.UTC),
+                  "extension_decision": dt.datetime(2026, 4, 3, tzinfo=dt.UTC)}[stage]
         service.advance_clock(target, dispatch=app.dispatcher())
     assert show(service, KB)["state"] == stage
     app.store.dispose()
@@ -156,7 +158,7 @@ class Commands(RuleBasedStateMachine):
             self.service.run_due()
             return
         now = self.service.now()
-        target = min(now + dt.timedelta(hours=hours), dt.datetime(2027, 7, 1, tzinfo=dt.timezone.utc))
+        target = min(now + dt.timedelta(hours=hours), dt.datetime(2027, 7, 1, tzinfo=dt.UTC))
         if target > now:
             self.service.advance_clock(target)     # mail is queued, not sent: delivery has tests of its own
 
