@@ -76,9 +76,3 @@ def parse_date(text: str, field: str = "date") -> dt.date:
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise ValueError(f"{field}: {text!r} is not a valid date (YYYY-MM-DD)") from None
-
-
-def format_date_nl(day: dt.date) -> str:
-    months = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-              "oktober", "november", "december"]
-    return f"{day.day} {months[day.month - 1]} {day.year}"

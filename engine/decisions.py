@@ -48,10 +48,6 @@ def outcome(spec: DecisionSpec, voters: Iterable[str], answers: Mapping[str, str
     return next(iter(reachable)) if len(reachable) == 1 else None
 
 
-def pending(voters: Iterable[str], answers: Mapping[str, str]) -> list[str]:
-    return [v for v in voters if v not in answers]
-
-
 def uncovered(spec: DecisionSpec) -> list[frozenset[str]]:
     """Combinations of answers no rule decides: a definition must leave none (checked when it is loaded)."""
     return [frozenset(combo) for size in range(1, len(spec.answers) + 1)

@@ -207,9 +207,6 @@ class ProcessSpec(Strict):
     def deadline_map(self) -> dict[str, DeadlineSpec]:
         return {d.kind: d for d in self.deadlines}
 
-    def in_force_states(self) -> list[str]:
-        return [name for name, s in self.states.items() if s.in_force]
-
 
 class WorkflowDefinition(Strict):
     name: str

@@ -37,9 +37,6 @@ class ProcessMachine:
     def _when(name: str) -> Callable:
         return lambda event: event.model.test(name)
 
-    def allowed_in(self, state: str) -> list[str]:
-        return self.machine.get_triggers(state)
-
     def fire(self, state: str, trigger: str, test: Callable[[str], bool]) -> str:
         """The destination state of `trigger` from `state`, with branch conditions answered by `test`."""
         model = self.model
