@@ -1,0 +1,539 @@
+"""The storage ports in memory: the same units of work as storage/store.py, without a database.
+
+What the SQL store guarantees, this one keeps, so that the service's behaviour can be tested in milliseconds:
+- one transaction per unit of work, serialised (as SQLite's single writer); an exception rolls back everything
+  it wrote (state, history, deadlines, outbox, meta keys), so a refused command changes nothing;
+- versioned process rows: a write over a version someone else moved on is a `Conflict`;
+- the history chain: `seq` one sequence per store, each record's hash over its content and the previous hash,
+  computed by the same functions (`record_hash`, `hashed_fields`) as the SQL store, so the same commands on the
+  same clock give the same hashes on every backend;
+- deadlines with ids and their due work in time order (`next_due`, `claim_due`, a process before a deadline at the
+  same moment; `earliest_write`), the outbox with unique idempotency keys, meta keys (the virtual clock), the
+  refusal log, API tokens, and the read side (`history`, `verify_chain`, `list_roots`, `list_deadlines`).
+
+Stored rows are immutable: a unit of work copies a table the first time it writes to it and the commit swaps the
+copies in, so a rollback is dropping them. Values are stored as the SQL store's rows hold them (naive UTC times,
+JSON columns as JSON text), and every read hands out freshly decoded objects, so that what the engine changes in
+memory stays its own until it writes it, and what SQL could not store fails here too."""
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import hashlib
+import json
+import secrets
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from convenant.engine.errors import Conflict, NotAllowed
+from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.storage.store import (
+    GENESIS,
+    HISTORY_FIELDS,
+    RECORD_FORMAT,
+    _deadline,
+    _deadline_values,
+    _process,
+    aware,
+    hashed_fields,
+    naive,
+    record_hash,
+)
+
+Row = dict[str, Any]
+DueItem = tuple[dt.datetime, str, Any]
+
+
+class IntegrityError(Exception):
+    """A write that a database's constraints refuse (a second row under one primary key): a bug, not a refusal."""
+
+
+@dataclass
+class _Tables:
+    """One committed state of the store. The tables map keys to rows; rows are never changed in place."""
+    meta: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, Row] = field(default_factory=dict)
+    deadlines: dict[int, Row] = field(default_factory=dict)
+    records: list[Row] = field(default_factory=list)
+    chain_head: dict[int, Row] = field(default_factory=dict)
+    outbox: dict[int, Row] = field(default_factory=dict)
+    outbox_keys: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, Row] = field(default_factory=dict)
+    refusals: list[Row] = field(default_factory=list)
+
+    def copy_of(self, name: str) -> Any:
+        value = getattr(self, name)
+        return list(value) if isinstance(value, list) else dict(value)
+
+
+TABLES = tuple(_Tables.__dataclass_fields__)
+
+
+class MemoryTx:
+    """One unit of work on the store's committed tables, with copy-on-write: reads see this unit's own writes."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._base = store._tables
+        self._written: dict[str, Any] = {}
+        # the earliest due moment this unit of work wrote (as storage/store.py: a batch stops before it)
+        self.earliest_write: dt.datetime | None = None
+
+    # -- tables ---------------------------------------------------------------------------------------
+    def _read(self, name: str) -> Any:
+        return self._written[name] if name in self._written else getattr(self._base, name)
+
+    def _write(self, name: str) -> Any:
+        if name not in self._written:
+            self._written[name] = self._base.copy_of(name)
+        return self._written[name]
+
+    def _wrote(self, moment: dt.datetime | None) -> None:
+        if moment is not None and (self.earliest_write is None or moment < self.earliest_write):
+            self.earliest_write = moment
+
+    def _commit(self) -> None:
+        if not self._written:
+            return
+        if self.store._tables is not self._base:
+            raise Conflict("a concurrent change got in the way; try again")
+        merged = _Tables(**{name: self._read(name) for name in TABLES})
+        self.store._tables = merged
+
+    # -- batches --------------------------------------------------------------------------------------
+    def prefetch(self, items: list[DueItem]) -> None:
+        """The SQL store reads a claimed batch's rows ahead in two queries; here every row is at hand already,
+        so there is nothing to read ahead. Writes are visible at once, as the SQL store's are after its flush."""
+
+    # -- processes ------------------------------------------------------------------------------------
+    def get_process(self, pid: str, *, lock: bool = False) -> Process | None:
+        row = self._read("processes").get(pid)
+        return self.store._process_of(row) if row is not None else None
+
+    def children(self, root_id: str) -> list[Process]:
+        rows = [r for r in self._read("processes").values() if r["root_id"] == root_id and r["id"] != root_id]
+        rows.sort(key=lambda r: (r["created_at"], r["id"]))
+        return [self.store._process_of(r) for r in rows]
+
+    def insert_process(self, p: Process, now: dt.datetime) -> None:
+        if p.id in self._read("processes"):
+            raise IntegrityError(f"a process {p.id!r} exists already (primary key)")
+        p.version = 1
+        self._wrote(p.next_auto_at)
+        self._write("processes")[p.id] = self.store._process_row(p, now)
+
+    def update_process(self, p: Process, now: dt.datetime) -> None:
+        """Write the new state if nobody changed the row since it was read; otherwise a Conflict."""
+        current = self._read("processes").get(p.id)
+        if current is None or current["version"] != p.version:
+            raise Conflict(f"process {p.id} was changed by someone else meanwhile; reload and try again",
+                           process=p.id)
+        row = self.store._process_row(p, now)
+        row.update(version=p.version + 1, created_at=current["created_at"], parent_id=current["parent_id"],
+                   root_id=current["root_id"], workflow=current["workflow"], ptype=current["ptype"])
+        self._write("processes")[p.id] = row
+        p.version += 1
+        self._wrote(p.next_auto_at)
+
+    # -- deadlines ------------------------------------------------------------------------------------
+    def deadlines_of(self, process_id: str) -> list[Deadline]:
+        rows = [r for r in self._read("deadlines").values() if r["process_id"] == process_id]
+        rows.sort(key=lambda r: (r["due"], r["id"]))
+        return [self.store._deadline_of(r) for r in rows]
+
+    def get_deadline(self, did: int, *, lock: bool = False) -> Deadline | None:
+        row = self._read("deadlines").get(did)
+        return self.store._deadline_of(row) if row is not None else None
+
+    def insert_deadline(self, d: Deadline) -> None:
+        self._wrote(d.next_at)
+        d.id = self.store._next_id("deadlines")
+        self._write("deadlines")[d.id] = self.store._deadline_row(d)
+
+    def update_deadline(self, d: Deadline) -> None:
+        """As SQL's UPDATE ... WHERE id: no version check, and a row that is not there stays not there."""
+        self._wrote(d.next_at)
+        if d.id is None or d.id not in self._read("deadlines"):
+            return
+        self._write("deadlines")[d.id] = self.store._deadline_row(d)
+
+    # -- history --------------------------------------------------------------------------------------
+    def append_record(self, rec: Record) -> Record:
+        """Chain the record to the previous one, exactly as storage/store.py does."""
+        head = self._read("chain_head").get(1)
+        seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
+        row: Row = {"seq": seq + 1, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
+                    "source": rec.source, "dest": rec.dest, "actor": rec.actor, "role": rec.role,
+                    "party": rec.party, "effective": rec.effective, "recorded_at": rec.recorded_at,
+                    "article": rec.article, "ref": rec.ref, "reason": rec.reason,
+                    "data": json.dumps(rec.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                    "format": RECORD_FORMAT}
+        row["prev_hash"] = prev
+        row["hash"] = record_hash(hashed_fields(row), prev)
+        self._write("records").append(row)
+        self._write("chain_head")[1] = {"id": 1, "seq": row["seq"], "hash": row["hash"]}
+        rec.seq, rec.prev_hash, rec.hash = row["seq"], prev, row["hash"]
+        return rec
+
+    # -- outbox ---------------------------------------------------------------------------------------
+    def enqueue(self, notes: list[Notification], now: dt.datetime) -> int:
+        """Queue notifications; one already queued under the same idempotency key is left as it is. Returns
+        how many were queued (the SQL store in batch mode returns how many were offered)."""
+        added = 0
+        for n in notes:
+            if n.key in self._read("outbox_keys"):
+                continue
+            oid = self.store._next_id("outbox")
+            self._write("outbox")[oid] = {
+                "id": oid, "key": n.key, "process_id": n.process_id, "root_id": n.root_id,
+                "deadline_id": n.deadline_id, "record_seq": n.payload.get("record_seq"), "kind": n.kind,
+                "to_addr": n.to_addr, "to_name": n.to_name, "subject": n.subject,
+                "payload": self.store._freeze(n.payload), "status": "pending", "attempts": 0,
+                "created_at": naive(now), "next_attempt_at": naive(now), "sent_at": None, "last_error": None,
+                "message_id": None}
+            self._write("outbox_keys")[n.key] = oid
+            added += 1
+        return added
+
+    # -- the scheduler's view -------------------------------------------------------------------------
+    def _due(self, now: dt.datetime, limit: int | None) -> list[tuple[dt.datetime, int, str, Any]]:
+        n = naive(now)
+        assert n is not None
+        procs = sorted((r["next_auto_at"], r["id"]) for r in self._read("processes").values()
+                       if r["next_auto_at"] is not None and r["next_auto_at"] <= n)
+        dls = sorted((r["next_at"], r["id"]) for r in self._read("deadlines").values()
+                     if r["next_at"] is not None and r["next_at"] <= n)
+        items = [(_aware(m), 0, "process", i) for m, i in procs[:limit]]
+        items += [(_aware(m), 1, "deadline", i) for m, i in dls[:limit]]
+        items.sort()
+        return items[:limit]
+
+    def next_due(self, now: dt.datetime) -> DueItem | None:
+        """The earliest due item: an automatic transition of a process or a deadline step (processes first at
+        the same moment, so that a lapse cancels a deadline before it would be judged missed)."""
+        items = self._due(now, 1)
+        if not items:
+            return None
+        moment, _, kind, ident = items[0]
+        return moment, kind, ident
+
+    def claim_due(self, now: dt.datetime, limit: int) -> list[DueItem]:
+        """Due items in time order. One unit of work runs at a time, so what it claims no other one takes."""
+        return [(m, k, i) for m, _, k, i in self._due(now, limit)]
+
+    def next_wakeup(self) -> dt.datetime | None:
+        values = [r["next_auto_at"] for r in self._read("processes").values() if r["next_auto_at"] is not None]
+        values += [r["next_at"] for r in self._read("deadlines").values() if r["next_at"] is not None]
+        values += [r["next_attempt_at"] for r in self._read("outbox").values()
+                   if r["status"] == "pending" and r["next_attempt_at"] is not None]
+        return aware(min(values)) if values else None
+
+    def next_mail_at(self, until: dt.datetime) -> dt.datetime | None:
+        u = naive(until)
+        values = [r["next_attempt_at"] for r in self._read("outbox").values()
+                  if r["status"] == "pending" and r["next_attempt_at"] is not None and r["next_attempt_at"] <= u]
+        return aware(min(values)) if values else None
+
+    # -- meta keys (the clock) ------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        value: str | None = self._read("meta").get(key)
+        return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"meta {key}: a meta value is text, not {type(value).__name__}")
+        self._write("meta")[key] = value
+
+
+class MemoryStore:
+    """The storage ports in memory. `transaction()` is a unit of work; the read side and the outbox queue are
+    methods of the store (as storage/queries.py and storage/outbox.py are functions of the SQL store)."""
+    is_postgres = False
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._tables = _Tables()
+        self._lock = threading.RLock()
+        self._ids: dict[str, int] = {"deadlines": 0, "outbox": 0, "refusals": 0, "tokens": 0}
+        self.outbox = MemoryOutbox(self)
+
+    # -- units of work --------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryTx]:
+        with self._lock:
+            tx = MemoryTx(self)
+            yield tx          # an exception from the body leaves before the commit: nothing it wrote stays
+            tx._commit()
+
+    def log_refusal(self, now: dt.datetime, error: Exception, **who: Any) -> None:
+        """Refused attempts are kept apart from the history (outside the refused command's unit of work)."""
+        code = getattr(error, "exit_code", 1)
+        message = getattr(error, "message", str(error))
+        article = getattr(error, "article", None)
+        with self.transaction() as tx:
+            row = {"id": self._next_id("refusals"), "at": naive(now), "code": code, "message": message,
+                   "article": article, **{k: who.get(k) for k in ("process", "trigger", "actor", "role", "party")}}
+            tx._write("refusals").append(row)
+
+    # -- schema (nothing to create: the tables are this module's code) ---------------------------------
+    def migrate(self) -> None:
+        """A memory store is created at its current format; there is nothing to upgrade."""
+
+    def schema_ready(self) -> bool:
+        return True
+
+    def dispose(self) -> None:
+        """Nothing to release: no connections."""
+
+    # -- filling a store from elsewhere (a benchmark's rows, a fork of a database) ---------------------
+    def load(self, processes: Iterable[Process] = (), deadlines: Iterable[Deadline] = (),
+             meta: Mapping[str, str | None] | None = None, *, now: dt.datetime | None = None) -> None:
+        """Store processes as they are (their versions kept), deadlines (their ids kept, or new ones) and meta
+        keys, in one unit of work."""
+        with self.transaction() as tx:
+            for p in processes:
+                row = self._process_row(p, now or p.created_at)
+                row["version"] = p.version or 1
+                tx._write("processes")[p.id] = row
+            for d in deadlines:
+                if d.id is None:
+                    d.id = self._next_id("deadlines")
+                self._ids["deadlines"] = max(self._ids["deadlines"], d.id)
+                tx._write("deadlines")[d.id] = self._deadline_row(d)
+            for key, value in (meta or {}).items():
+                if value is not None:
+                    tx.set_meta(key, value)
+
+    # -- rows and objects -----------------------------------------------------------------------------
+    def _next_id(self, table: str) -> int:
+        """Ids are not given back on rollback (as PostgreSQL's sequences)."""
+        self._ids[table] += 1
+        return self._ids[table]
+
+    def _freeze(self, value: Any) -> Any:
+        """A JSON column's value as stored: its JSON text (what SQL could not store fails here as well)."""
+        return json.dumps(value, ensure_ascii=False)
+
+    def _thaw(self, stored: Any) -> Any:
+        return json.loads(stored)
+
+    def _process_row(self, p: Process, now: dt.datetime) -> Row:
+        return {"id": p.id, "workflow": p.workflow, "ptype": p.ptype, "parent_id": p.parent_id,
+                "root_id": p.root_id or p.id, "state": p.state, "final": bool(p.final), "version": p.version,
+                "data": self._freeze(p.data), "created_at": naive(p.created_at), "updated_at": naive(now),
+                "next_auto_at": naive(p.next_auto_at)}
+
+    def _process_of(self, row: Row) -> Process:
+        return _process({**row, "data": self._thaw(row["data"])})
+
+    def _deadline_row(self, d: Deadline) -> Row:
+        row = _deadline_values(d)
+        row["id"] = d.id
+        row["responsible"] = self._freeze(row["responsible"])
+        return row
+
+    def _deadline_of(self, row: Row) -> Deadline:
+        return _deadline({**row, "responsible": self._thaw(row["responsible"])})
+
+    # -- the read side (as storage/queries.py) --------------------------------------------------------
+    def list_roots(self) -> list[Process]:
+        rows = sorted((r for r in self._tables.processes.values() if r["parent_id"] is None),
+                      key=lambda r: r["id"])
+        return [self._process_of(r) for r in rows]
+
+    def list_deadlines(self, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
+                       root_id: str | None = None) -> list[Deadline]:
+        rows = [r for r in self._tables.deadlines.values()
+                if (not statuses or r["status"] in statuses) and (due_until is None or r["due"] <= due_until)
+                and (root_id is None or r["root_id"] == root_id)]
+        rows.sort(key=lambda r: (r["due"], r["id"]))
+        return [self._deadline_of(r) for r in rows]
+
+    def history(self, process_id: str | None = None, *, include_children: bool = True, party: str | None = None,
+                since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
+        """Records in recording order."""
+        for row in list(self._tables.records):
+            if process_id is not None:
+                if include_children and process_id not in (row["root"], row["process"]):
+                    continue
+                if not include_children and row["process"] != process_id:
+                    continue
+            if party and row["party"] != party:
+                continue
+            if since and row["effective"] < since:
+                continue
+            if until and row["effective"] > until:
+                continue
+            yield record_view(row)
+
+    def verify_chain(self) -> dict[str, Any]:
+        """Recompute every hash in order (as storage/queries.py verify_chain)."""
+        prev, expected, count = GENESIS, 1, 0
+        for row in sorted(self._tables.records, key=lambda r: r["seq"]):
+            problem = None
+            if row["seq"] != expected:
+                problem = f"record {expected} is missing (next is {row['seq']})"
+            elif row["prev_hash"] != prev:
+                problem = "its link to the previous record does not match"
+            elif record_hash(hashed_fields(row), prev) != row["hash"]:
+                problem = "its content does not match its hash (edited)"
+            if problem:
+                return {"intact": False, "records": count, "first_bad": min(row["seq"], expected),
+                        "problem": problem}
+            prev, expected, count = row["hash"], expected + 1, count + 1
+        head = self._tables.chain_head.get(1)
+        if head and (head["seq"] != count or head["hash"] != prev):
+            return {"intact": False, "records": count, "first_bad": count + 1,
+                    "problem": f"the chain head says {head['seq']} records but {count} were found (records "
+                               f"removed at the end)"}
+        return {"intact": True, "records": count, "head": prev}
+
+    def tamper(self, seq: int, **changes: Any) -> None:
+        """Change a stored record behind the chain's back (for tests of the verification): `seq=None` in
+        `changes` removes the record."""
+        with self._lock:
+            rows = []
+            for row in self._tables.records:
+                if row["seq"] == seq:
+                    if "seq" in changes and changes["seq"] is None:
+                        continue
+                    row = {**row, **changes}
+                rows.append(row)
+            self._tables = _Tables(**{**{n: getattr(self._tables, n) for n in TABLES}, "records": rows})
+
+    def refusals(self, limit: int = 200) -> list[dict[str, Any]]:
+        rows = sorted(self._tables.refusals, key=lambda r: r["id"], reverse=True)[:limit]
+        return [{**r, "at": _aware(r["at"]).isoformat()} for r in rows]
+
+    # -- API tokens (as storage/queries.py) -----------------------------------------------------------
+    def create_token(self, name: str, role: str, party: str | None, now: dt.datetime) -> str:
+        token = "cvn_" + secrets.token_urlsafe(32)
+        with self.transaction() as tx:
+            if name in tx._read("tokens"):
+                raise NotAllowed(f"a token named {name!r} exists already; revoke it first")
+            tx._write("tokens")[name] = {"id": self._next_id("tokens"), "name": name, "role": role,
+                                         "party": party, "hash": token_hash(token), "created_at": naive(now),
+                                         "revoked_at": None}
+        return token
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        return [{"name": r["name"], "role": r["role"], "party": r["party"],
+                 "created_at": _aware(r["created_at"]).isoformat(),
+                 "revoked_at": _aware(r["revoked_at"]).isoformat() if r["revoked_at"] else None}
+                for r in sorted(self._tables.tokens.values(), key=lambda r: r["name"])]
+
+    def revoke_token(self, name: str, now: dt.datetime) -> bool:
+        with self.transaction() as tx:
+            row = tx._read("tokens").get(name)
+            if row is None or row["revoked_at"] is not None:
+                return False
+            tx._write("tokens")[name] = {**row, "revoked_at": naive(now)}
+            return True
+
+    def find_token(self, token: str) -> dict[str, Any] | None:
+        wanted = token_hash(token)
+        for row in self._tables.tokens.values():
+            if row["hash"] == wanted and row["revoked_at"] is None:
+                return dict(row)
+        return None
+
+
+@dataclass
+class OutboxRow:
+    id: int
+    key: str
+    process_id: str
+    root_id: str
+    to_addr: str
+    to_name: str
+    subject: str
+    payload: dict[str, Any]
+    attempts: int
+    kind: str
+
+
+class MemoryOutbox:
+    """The outbox as the dispatcher sees it (as storage/outbox.py OutboxRepo): claim due rows with a lease, then
+    mark them sent, retried or failed."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def _change(self, tx: MemoryTx, row_id: int, **values: Any) -> None:
+        row = tx._read("outbox").get(row_id)
+        if row is not None:
+            tx._write("outbox")[row_id] = {**row, **values}
+
+    def claim(self, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[OutboxRow]:
+        n, until = naive(now), naive(now + lease)
+        with self.store.transaction() as tx:
+            rows = sorted((r for r in tx._read("outbox").values() if r["status"] == "pending"
+                           and r["next_attempt_at"] is not None and r["next_attempt_at"] <= n),
+                          key=lambda r: (r["next_attempt_at"], r["id"]))[:limit]
+            for r in rows:
+                self._change(tx, r["id"], next_attempt_at=until, attempts=r["attempts"] + 1)
+        return [OutboxRow(id=r["id"], key=r["key"], process_id=r["process_id"], root_id=r["root_id"],
+                          to_addr=r["to_addr"], to_name=r["to_name"], subject=r["subject"],
+                          payload=self.store._thaw(r["payload"]), attempts=r["attempts"] + 1, kind=r["kind"])
+                for r in rows]
+
+    def mark_sent(self, row_id: int, now: dt.datetime, message_id: str) -> None:
+        with self.store.transaction() as tx:
+            self._change(tx, row_id, status="sent", sent_at=naive(now), next_attempt_at=None,
+                         message_id=message_id, last_error=None)
+
+    def mark_retry(self, row_id: int, at: dt.datetime, error: str) -> None:
+        with self.store.transaction() as tx:
+            self._change(tx, row_id, next_attempt_at=naive(at), last_error=error[:1000])
+
+    def mark_failed(self, row_id: int, error: str, alert: list[Notification] | None = None,
+                    now: dt.datetime | None = None) -> None:
+        """Give up on one message and, in the same unit of work, queue the alert to the secretariat."""
+        with self.store.transaction() as tx:
+            self._change(tx, row_id, status="failed", next_attempt_at=None, last_error=error[:1000])
+            if alert:
+                if now is None:
+                    raise ValueError("an alert is queued at a moment: give now")
+                tx.enqueue(alert, now)
+
+    def list(self, status: str | None = None, root_id: str | None = None) -> builtins.list[dict[str, Any]]:
+        rows = sorted(self.store._tables.outbox.values(), key=lambda r: r["id"])
+        return [{**r, "payload": self.store._thaw(r["payload"])} for r in rows
+                if (not status or r["status"] == status) and (not root_id or r["root_id"] == root_id)]
+
+    def for_records(self, seqs: Sequence[int], tz: dt.tzinfo | None = None
+                    ) -> dict[int, builtins.list[dict[str, Any]]]:
+        wanted = set(seqs)
+        zone = tz or dt.UTC
+        out: dict[int, builtins.list[dict[str, Any]]] = {}
+        for r in sorted(self.store._tables.outbox.values(), key=lambda r: r["id"]):
+            if r["record_seq"] not in wanted:
+                continue
+            sent = _aware(r["sent_at"]).astimezone(zone).isoformat(timespec="seconds") if r["sent_at"] else None
+            out.setdefault(r["record_seq"], []).append({"to": r["to_addr"], "status": r["status"],
+                                                        "attempts": r["attempts"], "kind": r["kind"],
+                                                        "sent_at": sent})
+        return out
+
+
+def record_view(row: Row) -> dict[str, Any]:
+    out = {k: row[k] for k in HISTORY_FIELDS}
+    out["data"] = json.loads(row["data"]) if row["data"] else {}
+    out["prev_hash"] = row["prev_hash"]
+    return out
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    value = aware(moment)
+    assert value is not None
+    return value
+
+
+__all__ = ["IntegrityError", "MemoryOutbox", "MemoryStore", "MemoryTx", "OutboxRow"]
