@@ -102,7 +102,7 @@ def in_memory_step(workdir: Path, size: dict[str, int]) -> None:
     from convenant.engine.service import Service
     from convenant.notifications.render import render_subject
 
-    from bench.memory import MemoryStore
+    from bench.memory import RepeatingStore
 
     app = make_app(f"sqlite:///{workdir / 'inmem.db'}", workdir)
     seeded = seed_agreements(app, 1, prefix="mem")
@@ -111,7 +111,7 @@ def in_memory_step(workdir: Path, size: dict[str, int]) -> None:
         proc = tx.get_process(pid)
         deadlines = tx.deadlines_of(pid)
         meta = {"clock_mode": tx.meta("clock_mode"), "clock_now": tx.meta("clock_now")}
-    memory = MemoryStore([proc], {pid: deadlines}, meta)
+    memory = RepeatingStore([proc], {pid: deadlines}, meta)
     service = Service(memory, app.settings, app.workflows, subject=render_subject)
     wf = app.workflows[proc.workflow]
     n = size["steps"]

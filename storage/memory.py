@@ -24,7 +24,7 @@ import json
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,9 @@ class MemoryTx:
     def get_process(self, pid: str, *, lock: bool = False) -> Process | None:
         row = self._read("processes").get(pid)
         return self.store._process_of(row) if row is not None else None
+
+    def has_processes(self) -> bool:
+        return bool(self._read("processes"))
 
     def children(self, root_id: str) -> list[Process]:
         rows = [r for r in self._read("processes").values() if r["root_id"] == root_id and r["id"] != root_id]
@@ -249,8 +252,8 @@ class MemoryTx:
 
 
 class MemoryStore:
-    """The storage ports in memory. `transaction()` is a unit of work; the read side and the outbox queue are
-    methods of the store (as storage/queries.py and storage/outbox.py are functions of the SQL store)."""
+    """`Store` (engine/ports.py) in memory: `transaction()` opens a unit of work. The other storage ports sit
+    beside it as on SQL: `MemoryReadModels(store)`, `MemoryTokens(store)` and the outbox queue `store.outbox`."""
     is_postgres = False
     url = "memory://"
 
@@ -261,8 +264,11 @@ class MemoryStore:
         self.outbox = MemoryOutbox(self)
 
     # -- units of work --------------------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[MemoryTx]:
+        return self._committing()
+
     @contextmanager
-    def transaction(self) -> Iterator[MemoryTx]:
+    def _committing(self) -> Iterator[MemoryTx]:
         with self._lock:
             tx = MemoryTx(self)
             yield tx          # an exception from the body leaves before the commit: nothing it wrote stays
@@ -292,8 +298,8 @@ class MemoryStore:
     def load(self, processes: Iterable[Process] = (), deadlines: Iterable[Deadline] = (),
              meta: Mapping[str, str | None] | None = None, *, now: dt.datetime | None = None) -> None:
         """Store processes as they are (their versions kept), deadlines (their ids kept, or new ones) and meta
-        keys, in one unit of work."""
-        with self.transaction() as tx:
+        keys, in one unit of work (committed also where `transaction()` is made not to commit)."""
+        with self._committing() as tx:
             for p in processes:
                 row = self._process_row(p, now or p.created_at)
                 row["version"] = p.version or 1
@@ -338,24 +344,56 @@ class MemoryStore:
     def _deadline_of(self, row: Row) -> Deadline:
         return _deadline({**row, "responsible": self._thaw(row["responsible"])})
 
-    # -- the read side (as storage/queries.py) --------------------------------------------------------
-    def list_roots(self) -> list[Process]:
-        rows = sorted((r for r in self._tables.processes.values() if r["parent_id"] is None),
-                      key=lambda r: r["id"])
-        return [self._process_of(r) for r in rows]
+    def tamper(self, seq: int, **changes: Any) -> None:
+        """Change a stored record behind the chain's back, for tests of the verification (as an UPDATE or a
+        DELETE by hand would): `seq=None` among `changes` removes the record."""
+        with self._lock:
+            rows = []
+            for row in self._tables.records:
+                if row["seq"] == seq:
+                    if "seq" in changes and changes["seq"] is None:
+                        continue
+                    row = {**row, **changes}
+                rows.append(row)
+            self._tables = _Tables(**{**{n: getattr(self._tables, n) for n in TABLES}, "records": rows})
 
-    def list_deadlines(self, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
-                       root_id: str | None = None) -> list[Deadline]:
-        rows = [r for r in self._tables.deadlines.values()
+    def _rows(self, table: str) -> Any:
+        """The committed rows of a table, for the read side (a read outside any unit of work)."""
+        return getattr(self._tables, table)
+
+
+class MemoryReadModels:
+    """`ReadModels` (engine/ports.py) in memory: what storage/queries.py's SqlReadModels reads, from the store's
+    committed rows."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def process(self, pid: str) -> Process | None:
+        row = self.store._rows("processes").get(pid)
+        return self.store._process_of(row) if row is not None else None
+
+    def roots(self) -> list[Process]:
+        rows = sorted((r for r in self.store._rows("processes").values() if r["parent_id"] is None),
+                      key=lambda r: r["id"])
+        return [self.store._process_of(r) for r in rows]
+
+    def children(self, root_id: str) -> list[Process]:
+        with self.store.transaction() as tx:
+            return tx.children(root_id)
+
+    def deadlines(self, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
+                  root_id: str | None = None) -> list[Deadline]:
+        rows = [r for r in self.store._rows("deadlines").values()
                 if (not statuses or r["status"] in statuses) and (due_until is None or r["due"] <= due_until)
                 and (root_id is None or r["root_id"] == root_id)]
         rows.sort(key=lambda r: (r["due"], r["id"]))
-        return [self._deadline_of(r) for r in rows]
+        return [self.store._deadline_of(r) for r in rows]
 
     def history(self, process_id: str | None = None, *, include_children: bool = True, party: str | None = None,
                 since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
         """Records in recording order."""
-        for row in list(self._tables.records):
+        for row in list(self.store._rows("records")):
             if process_id is not None:
                 if include_children and process_id not in (row["root"], row["process"]):
                     continue
@@ -369,10 +407,17 @@ class MemoryStore:
                 continue
             yield record_view(row)
 
+    def with_notifications(self, records: Iterable[dict[str, Any]], tz: dt.tzinfo) -> Iterator[dict[str, Any]]:
+        """Each record with the notifications it caused (`notifications`: to, status, attempts, kind, sent_at)."""
+        rows = list(records)
+        found = self.store.outbox.for_records([r["seq"] for r in rows], tz)
+        for record in rows:
+            yield {**record, "notifications": found.get(record["seq"], [])}
+
     def verify_chain(self) -> dict[str, Any]:
         """Recompute every hash in order (as storage/queries.py verify_chain)."""
         prev, expected, count = GENESIS, 1, 0
-        for row in sorted(self._tables.records, key=lambda r: r["seq"]):
+        for row in sorted(self.store._rows("records"), key=lambda r: r["seq"]):
             problem = None
             if row["seq"] != expected:
                 problem = f"record {expected} is missing (next is {row['seq']})"
@@ -384,58 +429,54 @@ class MemoryStore:
                 return {"intact": False, "records": count, "first_bad": min(row["seq"], expected),
                         "problem": problem}
             prev, expected, count = row["hash"], expected + 1, count + 1
-        head = self._tables.chain_head.get(1)
+        head = self.store._rows("chain_head").get(1)
         if head and (head["seq"] != count or head["hash"] != prev):
             return {"intact": False, "records": count, "first_bad": count + 1,
                     "problem": f"the chain head says {head['seq']} records but {count} were found (records "
                                f"removed at the end)"}
         return {"intact": True, "records": count, "head": prev}
 
-    def tamper(self, seq: int, **changes: Any) -> None:
-        """Change a stored record behind the chain's back (for tests of the verification): `seq=None` in
-        `changes` removes the record."""
-        with self._lock:
-            rows = []
-            for row in self._tables.records:
-                if row["seq"] == seq:
-                    if "seq" in changes and changes["seq"] is None:
-                        continue
-                    row = {**row, **changes}
-                rows.append(row)
-            self._tables = _Tables(**{**{n: getattr(self._tables, n) for n in TABLES}, "records": rows})
-
     def refusals(self, limit: int = 200) -> list[dict[str, Any]]:
-        rows = sorted(self._tables.refusals, key=lambda r: r["id"], reverse=True)[:limit]
+        rows = sorted(self.store._rows("refusals"), key=lambda r: r["id"], reverse=True)[:limit]
         return [{**r, "at": _aware(r["at"]).isoformat()} for r in rows]
 
-    # -- API tokens (as storage/queries.py) -----------------------------------------------------------
-    def create_token(self, name: str, role: str, party: str | None, now: dt.datetime) -> str:
+    def outbox(self, status: str | None = None, root_id: str | None = None) -> list[dict[str, Any]]:
+        return self.store.outbox.list(status, root_id)
+
+
+class MemoryTokens:
+    """`TokenStore` in memory (tokens kept as their SHA-256, as storage/queries.py SqlTokens)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def create(self, name: str, role: str, party: str | None, now: dt.datetime) -> str:
         token = "cvn_" + secrets.token_urlsafe(32)
-        with self.transaction() as tx:
+        with self.store.transaction() as tx:
             if name in tx._read("tokens"):
                 raise NotAllowed(f"a token named {name!r} exists already; revoke it first")
-            tx._write("tokens")[name] = {"id": self._next_id("tokens"), "name": name, "role": role,
+            tx._write("tokens")[name] = {"id": self.store._next_id("tokens"), "name": name, "role": role,
                                          "party": party, "hash": token_hash(token), "created_at": naive(now),
                                          "revoked_at": None}
         return token
 
-    def list_tokens(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         return [{"name": r["name"], "role": r["role"], "party": r["party"],
                  "created_at": _aware(r["created_at"]).isoformat(),
                  "revoked_at": _aware(r["revoked_at"]).isoformat() if r["revoked_at"] else None}
-                for r in sorted(self._tables.tokens.values(), key=lambda r: r["name"])]
+                for r in sorted(self.store._rows("tokens").values(), key=lambda r: r["name"])]
 
-    def revoke_token(self, name: str, now: dt.datetime) -> bool:
-        with self.transaction() as tx:
+    def revoke(self, name: str, now: dt.datetime) -> bool:
+        with self.store.transaction() as tx:
             row = tx._read("tokens").get(name)
             if row is None or row["revoked_at"] is not None:
                 return False
             tx._write("tokens")[name] = {**row, "revoked_at": naive(now)}
             return True
 
-    def find_token(self, token: str) -> dict[str, Any] | None:
+    def find(self, token: str) -> dict[str, Any] | None:
         wanted = token_hash(token)
-        for row in self._tables.tokens.values():
+        for row in self.store._rows("tokens").values():
             if row["hash"] == wanted and row["revoked_at"] is None:
                 return dict(row)
         return None
@@ -536,4 +577,4 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return value
 
 
-__all__ = ["IntegrityError", "MemoryOutbox", "MemoryStore", "MemoryTx", "OutboxRow"]
+__all__ = ["IntegrityError", "MemoryOutbox", "MemoryReadModels", "MemoryStore", "MemoryTokens", "MemoryTx", "OutboxRow"]
