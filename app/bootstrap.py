@@ -1,4 +1,6 @@
-"""The one place that reads config.toml and wires concrete parts together (store, service, dispatcher)."""
+"""The one place that reads config.toml and knows every concrete part: it picks the store (storage/), the
+clock, the renderer and the mail transport (notifications/) and wires the service layer (engine/) on them. The
+ways in (app/cli.py, app/web/) receive an `App` and talk to its service layer only."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,15 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from convenant.engine.accounts import Accounts
+from convenant.engine.clock import DatabaseClock
 from convenant.engine.config import Settings, check_reminder_kinds, load_settings
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import ConvenantError
 from convenant.engine.notify import governance_contacts
+from convenant.engine.ports import Clock
+from convenant.engine.queries import Queries
 from convenant.engine.service import Service
 from convenant.notifications.dispatcher import Dispatcher
 from convenant.notifications.render import render_subject
 from convenant.notifications.transports import make_transport
 from convenant.storage.outbox import OutboxRepo
+from convenant.storage.queries import SqlReadModels, SqlTokens
 from convenant.storage.store import SqlStore, check_url
 
 from convenant import workflows
@@ -30,8 +37,10 @@ class NotInitialised(ConvenantError):
 @dataclass
 class App:
     settings: Settings
-    store: SqlStore
-    service: Service
+    store: SqlStore          # for bootstrap and the tests only: the ways in use service, queries and accounts
+    service: Service         # commands
+    queries: Queries         # read models
+    accounts: Accounts       # API tokens
     outbox: OutboxRepo
     workflows: dict[str, WorkflowDefinition]
     config_path: Path | None
@@ -45,8 +54,7 @@ class App:
             raise BadInput(f"config.toml: {exc}", field=str(exc).split(":")[0].split()[-1]) from None
 
         def secretariat(root_id: str) -> list[dict[str, str]]:
-            with self.store.transaction() as tx:
-                root = tx.get_process(root_id)
+            root = self.queries.find(root_id)
             return governance_contacts(self.service, root, "secretariat") if root else []
 
         return Dispatcher(self.outbox, transport, sender=mail.sender, max_attempts=mail.max_attempts,
@@ -80,8 +88,10 @@ def write_default_config(given: str | None) -> Path | None:
     return target.resolve()
 
 
-def build(given_config: str | None = None, *, clock: Callable[[], dt.datetime] | None = None,
+def build(given_config: str | None = None, *, clock: Clock | None = None,
           settings: Settings | None = None) -> App:
+    """`clock`: the real-time clock (default: the system's) for a database on the real clock; a simulation
+    database runs on its own virtual clock whatever is given here."""
     path = config_path(given_config)
     settings = settings or load_settings(path)
     if path is None:
@@ -91,6 +101,8 @@ def build(given_config: str | None = None, *, clock: Callable[[], dt.datetime] |
     check_reminder_kinds(settings, {d.kind for wf in defs.values() for p in wf.processes.values()
                                     for d in p.deadlines})
     store = SqlStore(settings.database_url(), echo=settings.database.echo)
-    service = Service(store, settings, defs, subject=render_subject, clock_override=clock)
-    return App(settings=settings, store=store, service=service, outbox=OutboxRepo(store), workflows=defs,
-               config_path=path)
+    service = Service(store, settings, defs, subject=render_subject, clock=DatabaseClock(store, real=clock))
+    queries = Queries(SqlReadModels(store), service)
+    accounts = Accounts(SqlTokens(store), service.clock, queries)
+    return App(settings=settings, store=store, service=service, queries=queries, accounts=accounts,
+               outbox=OutboxRepo(store), workflows=defs, config_path=path)

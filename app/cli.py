@@ -15,9 +15,7 @@ import click
 from convenant.engine.clock import UTC, iso_moment, local_date
 from convenant.engine.definitions import ROLES
 from convenant.engine.documents import describe_file, document_params
-from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from convenant.engine.views import deadline_view
-from convenant.engine.views import show as show_view
+from convenant.engine.errors import BadInput, ConvenantError
 
 HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
                    "recorded_at", "article", "ref", "reason", "hash"]
@@ -89,10 +87,10 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
         return "(none)"
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
     widths = [min(max(len(c), *(len(row[i]) for row in cells)), 60) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
-        lines.append("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)))
+        lines.append("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)))
     return "\n".join(lines)
 
 
@@ -122,30 +120,10 @@ def init(ctx: Ctx, simulation: bool, start: str | None) -> None:
     if start and not simulation:
         raise BadInput("--start goes with --simulation", field="start")
     begin = parse_moment(start, "start", tz) if start else None
-    app.store.migrate()
-    from convenant.storage.queries import list_roots
-    has_agreements = bool(list_roots(app.store))   # read before the write transaction: SQLite has one writer
-    with app.store.transaction() as tx:
-        mode = tx.meta("clock_mode")
-        if simulation:
-            if mode == "real" and has_agreements:
-                raise NotAllowed(f"{app.settings.database.url} already runs on the real clock with agreements "
-                                 f"in it; a simulation needs its own database: give it another [database] url "
-                                 f"(in another folder's config.toml, or --config)", field="simulation")
-            if mode != "simulation" or begin is not None:
-                current = tx.meta("clock_now")
-                if mode == "simulation" and current and begin and begin < dt.datetime.fromisoformat(current):
-                    raise BadInput("--start is before the simulation's clock; the clock never goes back",
-                                   field="start")
-                tx.set_meta("clock_mode", "simulation")
-                tx.set_meta("clock_now", (begin or dt.datetime.now(UTC)).isoformat())
-        elif mode is None:
-            tx.set_meta("clock_mode", "real")
-        tx.set_meta("schema", "0001")
-        mode = tx.meta("clock_mode")
-    simulated, now = app.service.clock_info()
+    ready = app.service.init_database(simulation=simulation, start=begin)
+    simulated = ready["clock"] == "simulation"
     data = {"database": app.settings.database.url, "clock": "simulation" if simulated else "real",
-            "now": iso_moment(now, tz), "config_written": str(written) if written else None}
+            "now": ready["now"], "config_written": str(written) if written else None}
     wrote = f"wrote {written} (the shipped settings, commented: edit it to change them)\n" if written else ""
     ctx.out(data, f"{wrote}database ready: {data['database']} ({data['clock']} clock, now {data['now']})")
 
@@ -240,8 +218,7 @@ def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, 
         raw = read_data_file(file)
     target = pid or raw.get("id")
     if exists_ok and target:
-        with app.store.transaction() as tx:
-            existing = tx.get_process(target)
+        existing = app.queries.find(target)
         if existing is not None:
             ctx.out({"id": existing.id, "workflow": existing.workflow, "state": existing.state, "existed": True},
                     f"{existing.id} (exists already, state {existing.state})")
@@ -254,19 +231,7 @@ def agreements_create(ctx: Ctx, example: str | None, workflow_name: str | None, 
 @pass_ctx
 @run
 def agreements_list(ctx: Ctx) -> None:
-    from convenant.storage.queries import list_deadlines, list_roots
-    app = ctx.app()
-    roots = list_roots(app.store)
-    nxt: dict[str, Any] = {}
-    for d in list_deadlines(app.store, statuses=("open",)):
-        nxt.setdefault(d.root_id, d)
-    rows = []
-    for p in roots:
-        d = nxt.get(p.id)
-        rows.append({"id": p.id, "workflow": p.workflow, "state": p.state, "title": p.data.get("title"),
-                     "effective_from": p.facts.get("effective_from"), "ends_on": p.facts.get("ends_on"),
-                     "next_deadline": {"kind": d.kind, "due": d.due.isoformat(), "process": d.process_id}
-                     if d else None})
+    rows = ctx.app().queries.list_agreements()
     ctx.out(rows, lambda: table([{**r, "next_deadline": f"{r['next_deadline']['kind']} {r['next_deadline']['due']}"
                                   if r["next_deadline"] else ""} for r in rows],
                                 ["id", "workflow", "state", "effective_from", "ends_on", "next_deadline"]))
@@ -284,7 +249,7 @@ def show(ctx: Ctx, process_id: str, role: str | None, party: str | None) -> None
     app = ctx.app()
     if role == "party" and not party:
         raise BadInput("--party is required with --role party", field="party")
-    doc = show_view(app.service, process_id, role, party)
+    doc = app.queries.show(process_id, role, party)
     if party and party not in {p["id"] for p in doc["parties"]}:
         raise BadInput(f"unknown party {party!r}", field="party")
     ctx.out(doc, lambda: describe_process(doc))
@@ -371,34 +336,8 @@ def history(ctx: Ctx, process_id: str, fmt: str | None, role: str, party: str | 
             until: str | None) -> None:
     """Every transition of the process and its children, in recording order, each with the notifications it
     caused and their delivery state (`notifications`)."""
-    from convenant.storage.queries import history as stream
-    app = ctx.app()
-    with app.store.transaction() as tx:
-        proc = tx.get_process(process_id)
-        root = proc if proc is None or proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
-    if proc is None:
-        raise NotFound(f"no process {process_id!r}", process=process_id)
-    reader = _reader(role, party, set(root.parties))
-    rows = stream(app.store, process_id, include_children=proc.parent_id is None,
-                  party=None if reader else party, since=since, until=until)
-    emit_records(ctx, _readable(app, rows, role, reader), fmt)
-
-
-def _reader(role: str, party: str | None, parties: set[str]) -> str | None:
-    """The party that reads (role party), checked against the agreement's parties."""
-    if role == "party" and not party:
-        raise BadInput("--party is required with --role party", field="party")
-    if party is not None and party not in parties:
-        raise BadInput(f"unknown party {party!r}; parties are {', '.join(sorted(parties))}", field="party")
-    return party if role == "party" else None
-
-
-def _readable(app, rows, role: str, reader: str | None):
-    """History records with their notifications, as this role may read them (engine/confidential.py)."""
-    from convenant.engine.confidential import redact
-    from convenant.storage.outbox import with_notifications
-    for row in with_notifications(app.store, rows, tz=app.settings.tz):
-        yield redact(row, role, reader)
+    rows = ctx.app().queries.history(process_id, role=role, party=party, since=since, until=until)
+    emit_records(ctx, rows, fmt)
 
 
 def _mail_summary(notes: list[dict[str, Any]]) -> str:
@@ -438,12 +377,7 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
 @run
 def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
     """Open deadlines of all processes, soonest first."""
-    from convenant.storage.queries import list_deadlines
-    app = ctx.app()
-    today = app.service.today()
-    until = today + dt.timedelta(days=within) if within is not None else None
-    rows = [deadline_view(app.service, d) for d in
-            list_deadlines(app.store, statuses=None if show_all else ("open",), due_until=until)]
+    rows = ctx.app().queries.deadlines(within=within, show_all=show_all)
     ctx.out(rows, lambda: table(rows, ["process", "kind", "subject", "due", "status", "article", "next_reminder"]))
 
 
@@ -457,11 +391,7 @@ def progress(ctx: Ctx, agreement_id: str | None, by: str) -> None:
     """Themes: status, last report, escalation level (0 none, 1 working group, 2 DO, 3 BO) and sign-ups.
 
     With --json: for one agreement its overview (`themes` and `governments`), without an id a list of them."""
-    from convenant.engine.views import progress_view
-    from convenant.storage.queries import list_roots
-    app = ctx.app()
-    ids = [agreement_id] if agreement_id else [p.id for p in list_roots(app.store) if p.data.get("themes")]
-    docs = [progress_view(app.service, pid) for pid in ids]
+    docs = ctx.app().queries.progress(agreement_id)
     ctx.out(docs[0] if agreement_id else docs, lambda: "\n\n".join(describe_progress(d, by) for d in docs)
             or "(no agreement with themes)")
 
@@ -506,10 +436,6 @@ def _show_clock(ctx: Ctx) -> None:
 def clock_advance(ctx: Ctx, to: str) -> None:
     app = ctx.app()
     target = parse_moment(to, "to", app.settings.tz)
-    with app.store.transaction() as tx:
-        simulated = tx.meta("clock_mode") == "simulation"
-    if not simulated:
-        raise NotAllowed("this database runs on the real clock; only a simulation database's clock can be moved")
     result = app.service.advance_clock(target, dispatch=app.dispatcher())
     ctx.out(result, f"clock moved from {result['from']} to {result['to']}; {result['steps']} due step(s) run")
 
@@ -528,7 +454,7 @@ def outbox(ctx: Ctx, status: str | None) -> None:
              "last_error": r["last_error"], "message_id": r["message_id"],
              "next_attempt_at": iso_moment(r["next_attempt_at"].replace(tzinfo=UTC), app.settings.tz)
              if r["next_attempt_at"] and r["status"] == "pending" else None, "record_seq": r["record_seq"]}
-            for r in app.outbox.list(status)]
+            for r in app.queries.outbox(status)]
     ctx.out(rows, lambda: table(rows, ["id", "to", "status", "attempts", "subject"]))
 
 
@@ -542,9 +468,7 @@ def audit() -> None:
 @pass_ctx
 @run
 def audit_verify(ctx: Ctx) -> None:
-    from convenant.storage.queries import verify_chain
-    app = ctx.app()
-    result = verify_chain(app.store)
+    result = ctx.app().queries.verify()
     if result["intact"]:
         ctx.out(result, f"intact: {result['records']} records, chain head {result.get('head', '')[:16]}")
         return
@@ -561,8 +485,7 @@ def audit_verify(ctx: Ctx) -> None:
 @run
 def audit_refusals(ctx: Ctx, limit: int) -> None:
     """Refused attempts (who tried what, and why), kept apart from the chained history; newest first."""
-    from convenant.storage.queries import refusals
-    rows = refusals(ctx.app().store, limit)
+    rows = ctx.app().queries.refusals(limit)
     ctx.out(rows, lambda: table(rows, ["at", "process", "trigger", "actor", "role", "party", "code", "message"]))
 
 
@@ -575,11 +498,8 @@ def audit_refusals(ctx: Ctx, limit: int) -> None:
 @pass_ctx
 @run
 def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | None) -> None:
-    from convenant.storage.queries import history as stream
-    from convenant.storage.queries import list_roots
-    app = ctx.app()
-    reader = _reader(role, party, {pid for root in list_roots(app.store) for pid in root.parties})
-    emit_records(ctx, _readable(app, stream(app.store), role, reader), fmt, Path(out) if out else None)
+    rows = ctx.app().queries.export(role=role, party=party)
+    emit_records(ctx, rows, fmt, Path(out) if out else None)
     if out:
         click.echo(f"exported to {out}", err=True)
 
@@ -597,33 +517,15 @@ def tokens() -> None:
 @pass_ctx
 @run
 def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
-    from convenant.storage.queries import create_token
-    if role not in ROLES:
-        raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
-    if role == "party" and not party:
-        raise BadInput("--party is required with --role party", field="party")
-    if role != "party" and party:
-        raise BadInput("--party goes with --role party only", field="party")
-    app = ctx.app()
-    if party is not None:
-        from convenant.storage.queries import list_roots
-        known = sorted({pid for root in list_roots(app.store) for pid in root.parties})
-        if party not in known:
-            near = [k for k in known if k.lower() == party.lower()]
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            listing = ", ".join(known) if known else "none yet: create the agreement first"
-            raise BadInput(f"unknown party {party!r}{hint} (party ids: {listing})", field="party")
-    token = create_token(app.store, name, role, party, app.service.now())
-    ctx.out({"name": name, "role": role, "party": party, "token": token},
-            f"{token}\n(shown once: store it now)")
+    made = ctx.app().accounts.create_token(name, role, party)
+    ctx.out(made, f"{made['token']}\n(shown once: store it now)")
 
 
 @tokens.command("list")
 @pass_ctx
 @run
 def tokens_list(ctx: Ctx) -> None:
-    from convenant.storage.queries import list_tokens
-    rows = list_tokens(ctx.app().store)
+    rows = ctx.app().accounts.list_tokens()
     ctx.out(rows, lambda: table(rows, ["name", "role", "party", "created_at", "revoked_at"]))
 
 
@@ -632,11 +534,7 @@ def tokens_list(ctx: Ctx) -> None:
 @pass_ctx
 @run
 def tokens_revoke(ctx: Ctx, name: str) -> None:
-    from convenant.storage.queries import revoke_token
-    app = ctx.app()
-    if not revoke_token(app.store, name, app.service.now()):
-        raise NotFound(f"no active token named {name!r}")
-    ctx.out({"name": name, "revoked": True}, f"revoked {name}")
+    ctx.out(ctx.app().accounts.revoke_token(name), f"revoked {name}")
 
 
 # -- serve, scheduler ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convenant.engine import rules
-from convenant.engine.clock import UTC, iso_moment, local_date, local_moment
+from convenant.engine.access import Attempt, authorise
+from convenant.engine.clock import UTC, DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.config import Settings
 from convenant.engine.dates import parse_date
 from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
@@ -18,7 +19,7 @@ from convenant.engine.definitions import ROLES, ProcessSpec, TriggerSpec, Workfl
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.machine import Machines, expand_sources
 from convenant.engine.model import Deadline, Notification, Process, Record
-from convenant.engine.ports import Store, SubjectRenderer, UnitOfWork
+from convenant.engine.ports import Clock, Store, SubjectRenderer, UnitOfWork
 
 SYSTEM_ACTOR = "convenant"
 SYSTEM_ROLE = "system"
@@ -47,13 +48,13 @@ class Fired:
 
 class Service:
     def __init__(self, store: Store, settings: Settings, workflows: dict[str, WorkflowDefinition],
-                 subject: SubjectRenderer, clock_override: Callable[[], dt.datetime] | None = None) -> None:
+                 subject: SubjectRenderer, clock: Clock | None = None) -> None:
         self.store = store
         self.settings = settings
         self.workflows = workflows
         self.machines = Machines()
         self.subject = subject
-        self._clock_override = clock_override
+        self.clock: Clock = clock or DatabaseClock(store)
         self.tz = settings.tz
 
     # -- the clock ----------------------------------------------------------------------------------
@@ -62,17 +63,39 @@ class Service:
         if tx is None:
             with self.store.transaction() as tx2:
                 return self.clock_info(tx2)
-        if tx.meta("clock_mode") == "simulation":
-            return True, dt.datetime.fromisoformat(tx.meta("clock_now"))
-        if self._clock_override is not None:
-            return False, self._clock_override()
-        return False, dt.datetime.now(UTC)
+        return self.clock.simulated(tx), self.clock.now(tx)
 
     def now(self, tx: UnitOfWork | None = None) -> dt.datetime:
-        return self.clock_info(tx)[1]
+        return self.clock.now(tx)
 
     def today(self, tx: UnitOfWork | None = None) -> dt.date:
         return local_date(self.now(tx), self.tz)
+
+    # -- the database ---------------------------------------------------------------------------------
+    def init_database(self, *, simulation: bool, start: dt.datetime | None) -> dict[str, Any]:
+        """`convenant init`: create or upgrade the schema, and set the clock the database runs on. A simulation
+        needs a database of its own: one that runs on the real clock and holds agreements is refused."""
+        if start is not None and not simulation:
+            raise BadInput("--start goes with --simulation", field="start")
+        self.store.migrate()
+        with self.store.transaction() as tx:
+            mode = DatabaseClock.mode(tx)
+            if simulation:
+                if mode == "real" and tx.has_processes():
+                    raise NotAllowed("this database already runs on the real clock with agreements in it; a "
+                                     "simulation needs its own database: give it another [database] url (in "
+                                     "another folder's config.toml, or --config)", field="simulation")
+                current = DatabaseClock.virtual_now(tx)
+                if mode == "simulation" and current and start and start < current:
+                    raise BadInput("--start is before the simulation's clock; the clock never goes back",
+                                   field="start")
+                if mode != "simulation" or start is not None:
+                    DatabaseClock.run_simulated(tx, start or self.clock.now(tx))   # now: the real time
+            elif mode is None:
+                DatabaseClock.run_real(tx)
+            tx.set_meta("schema", "0001")
+            simulated, now = self.clock_info(tx)
+        return {"clock": "simulation" if simulated else "real", "now": iso_moment(now, self.tz)}
 
     # -- definitions --------------------------------------------------------------------------------
     def workflow(self, name: str) -> WorkflowDefinition:
@@ -125,7 +148,7 @@ class Service:
                 return self._fire(tx, pid, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
                                   reason=reason, raw=data or {}, now=now, expected_version=expected_version)
         except ConvenantError as exc:
-            self.store.log_refusal(now or dt.datetime.now(UTC), exc, process=pid, trigger=trigger,
+            self.store.log_refusal(now or self.clock.now(), exc, process=pid, trigger=trigger,
                                    actor=actor, role=role, party=party)
             raise
 
@@ -280,30 +303,7 @@ class Service:
 
     def _authorise(self, wf: WorkflowDefinition, tspec: TriggerSpec, proc: Process, root: Process, role: str,
                    party: str | None) -> None:
-        if role == "auditor":
-            raise NotAllowed("auditors read; they cannot change anything", forbidden=True, process=proc.id,
-                             trigger=tspec.name, article=tspec.article)
-        if not tspec.manual:
-            return  # nobody fires it: refused with the state checks ("happens automatically"), after the values
-        if role not in tspec.roles:
-            raise NotAllowed(f"the role {role} may not {tspec.name}; {' or '.join(tspec.roles)} may",
-                             forbidden=True, process=proc.id, trigger=tspec.name, article=tspec.article)
-        if party is None:
-            return
-        representative = root.parties[party].get("represented_by")
-        if representative:
-            raise NotAllowed(f"{party} acts only through its representative {representative}: record this act "
-                             f"for {representative} (it counts for {party})", forbidden=True,
-                             process=proc.id, trigger=tspec.name, article=wf.parties_article)
-        if tspec.parties is not None and party not in tspec.parties:
-            raise NotAllowed(f"only {', '.join(tspec.parties)} (or the secretariat on its behalf) may "
-                             f"{tspec.name}, not {party}", forbidden=True, process=proc.id, trigger=tspec.name,
-                             article=tspec.article)
-        if tspec.own:
-            owner = proc.facts.get(tspec.own)
-            if owner != party:
-                raise NotAllowed(f"only {owner} may {tspec.name} this {proc.ptype}", forbidden=True,
-                                 process=proc.id, trigger=tspec.name, article=tspec.article)
+        authorise(Attempt(wf=wf, trigger=tspec, process=proc, root=root, role=role, party=party))
 
     def _values(self, tspec: TriggerSpec, params: dict[str, Any], ref: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -527,15 +527,15 @@ class Service:
         steps = 0
         while True:
             with self.store.transaction() as tx:
-                current = dt.datetime.fromisoformat(tx.meta("clock_now"))
+                current = DatabaseClock.virtual_now(tx) or start
                 item = tx.next_due(to)
                 pending_mail = tx.next_mail_at(to) if dispatch else None
                 candidates = [m for m in (item[0] if item else None, pending_mail) if m is not None]
                 if not candidates:
-                    tx.set_meta("clock_now", to.astimezone(UTC).isoformat())
+                    DatabaseClock.move(tx, to)
                     break
                 moment = max(min(candidates), current)
-                tx.set_meta("clock_now", moment.astimezone(UTC).isoformat())
+                DatabaseClock.move(tx, moment)
                 if item and item[0] <= moment:
                     _, kind, ident = item
                     if kind == "process":

@@ -6,11 +6,11 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from convenant.engine.model import Deadline
+from convenant.engine.model import Deadline, Process
 from convenant.storage import tables as t
 from convenant.storage.store import (
     GENESIS,
@@ -159,3 +159,68 @@ def find_token(store: SqlStore, token: str) -> dict[str, Any] | None:
         row = conn.execute(sa.select(t.tokens).where(t.tokens.c.hash == token_hash(token),
                                                      t.tokens.c.revoked_at.is_(None))).mappings().first()
         return dict(row) if row else None
+
+
+# -- the ports (engine/ports.py) over the functions above -----------------------------------------------
+class SqlReadModels:
+    """`ReadModels` on SQLAlchemy: listings and the keyset-paged history stream."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def process(self, pid: str) -> Process | None:
+        with self.store.reading() as conn:
+            row = conn.execute(sa.select(t.processes).where(t.processes.c.id == pid)).mappings().first()
+        return _process(row) if row else None
+
+    def roots(self) -> list[Process]:
+        return list_roots(self.store)
+
+    def children(self, root_id: str) -> list[Process]:
+        with self.store.reading() as conn:
+            rows = conn.execute(sa.select(t.processes).where(t.processes.c.root_id == root_id,
+                                                             t.processes.c.id != root_id)
+                                .order_by(t.processes.c.created_at, t.processes.c.id)).mappings()
+            return [_process(r) for r in rows]
+
+    def deadlines(self, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
+                  root_id: str | None = None) -> list[Deadline]:
+        return list_deadlines(self.store, statuses=statuses, due_until=due_until, root_id=root_id)
+
+    def history(self, process_id: str | None = None, *, include_children: bool = True, party: str | None = None,
+                since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
+        return history(self.store, process_id, include_children=include_children, party=party, since=since,
+                       until=until)
+
+    def with_notifications(self, records: Iterable[dict[str, Any]], tz: dt.tzinfo) -> Iterator[dict[str, Any]]:
+        from convenant.storage.outbox import with_notifications
+        return with_notifications(self.store, records, tz=tz)
+
+    def verify_chain(self) -> dict[str, Any]:
+        return verify_chain(self.store)
+
+    def refusals(self, limit: int = 200) -> list[dict[str, Any]]:
+        return refusals(self.store, limit)
+
+    def outbox(self, status: str | None = None, root_id: str | None = None) -> list[dict[str, Any]]:
+        from convenant.storage.outbox import OutboxRepo
+        return OutboxRepo(self.store).list(status, root_id)
+
+
+class SqlTokens:
+    """`TokenStore` on SQLAlchemy (tokens are stored as their SHA-256)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def create(self, name: str, role: str, party: str | None, now: dt.datetime) -> str:
+        return create_token(self.store, name, role, party, now)
+
+    def list(self) -> list[dict[str, Any]]:
+        return list_tokens(self.store)
+
+    def revoke(self, name: str, now: dt.datetime) -> bool:
+        return revoke_token(self.store, name, now)
+
+    def find(self, token: str) -> dict[str, Any] | None:
+        return find_token(self.store, token)

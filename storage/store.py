@@ -153,6 +153,9 @@ class Tx:
             row = self.conn.execute(stmt, {"pid": pid}).mappings().first()
         return _process(row) if row else None
 
+    def has_processes(self) -> bool:
+        return self.conn.execute(sa.select(t.processes.c.id).limit(1)).first() is not None
+
     def children(self, root_id: str) -> list[Process]:
         rows = self.conn.execute(sa.select(t.processes).where(t.processes.c.root_id == root_id,
                                                               t.processes.c.id != root_id)

@@ -7,18 +7,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from convenant.app.web import reading
-from convenant.app.web.auth import (
-    Principal,
-    Unauthenticated,
-    bearer,
-    principal_for,
-    require_role,
-    require_visible,
-    root_of,
-)
+from convenant.app.web.auth import Unauthenticated, bearer
+from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.errors import BadInput, NotAllowed
-from convenant.engine.views import show as show_view
-from convenant.storage.queries import verify_chain
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,7 +54,7 @@ class TriggerBody(BaseModel):
 
 def principal(request: Request, authorization: str | None = Header(None, description="Bearer TOKEN")
               ) -> Principal:
-    who = principal_for(request.app.state.convenant.store, bearer(authorization))
+    who = request.app.state.convenant.accounts.principal(bearer(authorization))
     if who is None:
         raise Unauthenticated("a valid bearer token is required (Authorization: Bearer TOKEN); create one with "
                               "'convenant tokens create'" if not authorization else
@@ -75,27 +66,31 @@ def _service(request: Request):
     return request.app.state.convenant.service
 
 
+def _queries(request: Request):
+    return request.app.state.convenant.queries
+
+
 @router.get("/processes", summary="All agreements with state, dates, next deadline, open decisions and missed "
             "deadlines", responses=ERRORS)
 def list_processes(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    return reading.agreements(_service(request), who)
+    return _queries(request).overview(who)
 
 
 @router.get("/processes/{process_id:path}/history", summary="What `history --json` returns", responses=ERRORS)
 def process_history(request: Request, process_id: str, party: str | None = Query(None, max_length=100),
                     since: str | None = Query(None, max_length=40), until: str | None = Query(None, max_length=40),
                     who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    service = _service(request)
-    require_visible(service, who, process_id)
-    return list(reading.records(service, who, process=process_id, party=party, since=since, until=until))
+    queries = _queries(request)
+    queries.require_visible(who, process_id)
+    return list(queries.records(who, process=process_id, party=party, since=since, until=until))
 
 
 @router.get("/processes/{process_id:path}", summary="What `show --json` returns, with the triggers this token "
             "may fire now", responses=ERRORS)
 def get_process(request: Request, process_id: str, who: Principal = Depends(principal)) -> JSONResponse:
-    service = _service(request)
-    require_visible(service, who, process_id)
-    doc = show_view(service, process_id, who.role, who.party)
+    queries = _queries(request)
+    queries.require_visible(who, process_id)
+    doc = queries.show(process_id, who.role, who.party)
     return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
 
 
@@ -117,7 +112,7 @@ def _if_match(value: str | None) -> int | None:
 def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
          if_match: str | None = Header(None, description="the process version (ETag) this act expects"),
          who: Principal = Depends(principal)) -> JSONResponse:
-    service = _service(request)
+    service, queries = _service(request), _queries(request)
     expected = _if_match(if_match)
     if body.version is not None:
         if expected is not None and expected != body.version:
@@ -126,9 +121,8 @@ def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
     party = body.party
     if who.role == "party":
         if party is not None and party != who.party:
-            require_visible(service, who, process_id)  # an unknown process is 404 first
-            with service.store.transaction() as tx:
-                root = tx.get_process(root_of(process_id))
+            queries.require_visible(who, process_id)  # an unknown process is 404 first
+            root = queries.process(root_of(process_id))
             if party not in root.parties:  # outside the vocabulary is bad input, as on the command line
                 raise BadInput(f"unknown party {party!r}; parties are {', '.join(root.parties)}", field="party")
             raise NotAllowed(f"a party token acts for its own party ({who.party}) only, not for {party}",
@@ -138,8 +132,7 @@ def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
     fired = service.fire(process_id, trigger, actor=who.name, role=who.role, party=party, on=body.on,
                          ref=body.ref, reason=body.reason, data=data, expected_version=expected)
     out = fired.as_dict()
-    with service.store.transaction() as tx:
-        proc = tx.get_process(process_id)
+    proc = queries.find(process_id)
     out["version"] = proc.version if proc else None
     return JSONResponse(out, headers={"ETag": f'"{out["version"]}"'} if proc else None)
 
@@ -148,12 +141,12 @@ def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
 def get_deadlines(request: Request, within: int | None = Query(None, ge=0, le=36500, description="only those due "
                   "within this many days"), all: bool = Query(False, description="met, missed and cancelled too"),
                   who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    return reading.deadlines(_service(request), who, within=within, show_all=all)
+    return _queries(request).deadlines(who, within=within, show_all=all)
 
 
 @router.get("/audit/verify", summary="Check the tamper-evident chain (`audit verify --json`)", responses=ERRORS)
 def audit_verify(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return verify_chain(_service(request).store)
+    return _queries(request).verify()
 
 
 @router.get("/audit/export", summary="Every record, as `audit export` (secretariat and auditors)",
@@ -161,7 +154,7 @@ def audit_verify(request: Request, who: Principal = Depends(principal)) -> dict[
 def audit_export(request: Request, format: Literal["json", "csv"] = Query("json"),
                  who: Principal = Depends(principal)) -> StreamingResponse:
     require_role(who, "secretariat", "auditor", what="export the whole history")
-    return export_response(reading.records(_service(request), who), format, "convenant-history")
+    return export_response(_queries(request).records(who), format, "convenant-history")
 
 
 def export_response(rows, fmt: str, stem: str) -> StreamingResponse:

@@ -32,9 +32,23 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(UTC)
 
 
+class FrozenClock:
+    """The engine's real-time clock (engine/ports.py `Clock`) read from freezegun's frozen time, which APScheduler
+    reads too: freezegun stays here only because a library reads the time itself."""
+
+    def __init__(self, frozen) -> None:
+        self.frozen = frozen
+
+    def now(self, uow=None) -> dt.datetime:
+        return self.frozen().replace(tzinfo=UTC)
+
+    def simulated(self, uow=None) -> bool:
+        return False
+
+
 def real_clock_app(c: Cli, frozen) -> App:
-    """The app on a real-clock database, its clock the frozen one (Service's clock_override)."""
-    return build(str(c.config), clock=lambda: frozen().replace(tzinfo=UTC))
+    """The app on a real-clock database, its clock the frozen one."""
+    return build(str(c.config), clock=FrozenClock(frozen))
 
 
 def settle(worker: Worker) -> None:

@@ -1,0 +1,120 @@
+"""Who may do what: one module for authorisation (role x party x representation), read by commands, queries,
+pages and the API alike.
+
+- `Principal`: who is asking over HTTP (a token's name, role and party).
+- `may_see`: a party reads the agreements it is a party to; the secretariat and auditors read everything.
+- `authorise`: may this role (and party) fire this trigger of this process? The checks, in order, are a table
+  (`CHECKS`); the first that refuses decides, with the reason and the article."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from convenant.engine.errors import NotAllowed
+
+if TYPE_CHECKING:
+    from convenant.engine.definitions import TriggerSpec, WorkflowDefinition
+    from convenant.engine.model import Process
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str       # secretariat, party, auditor
+    party: str | None
+    token: str
+
+    @property
+    def reads_only(self) -> bool:
+        return self.role == "auditor"
+
+    def csrf(self) -> str:
+        """Bound to the session: only who holds the (http-only) token can compute it."""
+        return hmac.new(self.token.encode(), b"convenant-csrf", hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(self.csrf(), given or "")
+
+
+def root_of(pid: str) -> str:
+    """Child ids are '{root}/{kind}-{n}'; roots never contain '/'."""
+    return pid.split("/", 1)[0]
+
+
+def may_see(principal: Principal, root: Process) -> bool:
+    return principal.role != "party" or principal.party in root.parties
+
+
+def require_role(principal: Principal, *roles: str, what: str) -> None:
+    if principal.role not in roles:
+        raise NotAllowed(f"the role {principal.role} may not {what}; {' or '.join(roles)} may", forbidden=True)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt to fire a trigger, as authorisation sees it."""
+    wf: WorkflowDefinition
+    trigger: TriggerSpec
+    process: Process
+    root: Process
+    role: str
+    party: str | None
+
+    def refuse(self, message: str, article: str | None = None) -> NotAllowed:
+        return NotAllowed(message, forbidden=True, process=self.process.id, trigger=self.trigger.name,
+                          article=article or self.trigger.article)
+
+
+def _auditors_read(a: Attempt) -> NotAllowed | None:
+    if a.role == "auditor":
+        return a.refuse("auditors read; they cannot change anything")
+    return None
+
+
+def _role_may(a: Attempt) -> NotAllowed | None:
+    if a.role not in a.trigger.roles:
+        return a.refuse(f"the role {a.role} may not {a.trigger.name}; {' or '.join(a.trigger.roles)} may")
+    return None
+
+
+def _acts_itself(a: Attempt) -> NotAllowed | None:
+    """A represented party acts only through its representative (the agreement's parties clause). The
+    secretariat recording an act without naming a party passes this and the next two checks."""
+    if a.party is None:
+        return None
+    representative = a.root.parties[a.party].get("represented_by")
+    if representative:
+        return a.refuse(f"{a.party} acts only through its representative {representative}: record this act for "
+                        f"{representative} (it counts for {a.party})", a.wf.parties_article)
+    return None
+
+
+def _party_may(a: Attempt) -> NotAllowed | None:
+    if a.party is not None and a.trigger.parties is not None and a.party not in a.trigger.parties:
+        return a.refuse(f"only {', '.join(a.trigger.parties)} (or the secretariat on its behalf) may "
+                        f"{a.trigger.name}, not {a.party}")
+    return None
+
+
+def _owner_only(a: Attempt) -> NotAllowed | None:
+    if a.party is not None and a.trigger.own and a.process.facts.get(a.trigger.own) != a.party:
+        return a.refuse(f"only {a.process.facts.get(a.trigger.own)} may {a.trigger.name} this {a.process.ptype}")
+    return None
+
+
+# In order; the first refusal decides. An automatic-only trigger is refused later, with the state checks
+# ("happens automatically"), after the values have been validated (INTERFACE.md's order of checks).
+CHECKS: list[Callable[[Attempt], NotAllowed | None]] = [_auditors_read, _role_may, _acts_itself, _party_may,
+                                                       _owner_only]
+
+
+def authorise(attempt: Attempt) -> None:
+    """Raise NotAllowed (exit 3, HTTP 403) if this role and party may not fire this trigger here."""
+    checks = CHECKS if attempt.trigger.manual else CHECKS[:1]
+    for check in checks:
+        refusal = check(attempt)
+        if refusal is not None:
+            raise refusal
