@@ -13,18 +13,13 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from convenant.engine.clock import local_date
-from convenant.engine.model import Deadline, Notification, Record
+from convenant.engine.deadlines import calendar_uid
+from convenant.engine.model import Notification, Record
 from convenant.engine.notify import governance_contacts, party_contacts
 
 if TYPE_CHECKING:
     from convenant.engine.rules import Act
     from convenant.engine.service import Service
-
-
-def deadline_uid(d: Deadline) -> str:
-    """The iCalendar UID of a deadline; the same one engine.notify gives its reminders, so an invitation sent
-    with a confirmation is replaced, not doubled, by later reminders of the same deadline."""
-    return f"{d.process_id}/{d.kind}/{d.id}@convenant"
 
 
 def is_confidential(params: dict[str, Any] | None) -> bool:
@@ -49,7 +44,7 @@ def confirmation_notifications(service: Service, act: Act, rec: Record, dest: st
         dspec = act.spec.deadline_map.get(d.kind)
         deadlines.append({"kind": d.kind, "title": dict(dspec.title) if dspec else {"nl": d.kind, "en": d.kind},
                           "due": d.due.isoformat(), "article": d.article, "status": d.status,
-                          "uid": deadline_uid(d)})
+                          "uid": calendar_uid(d.process_id, d.kind, d.id)})
     title = root.data.get("title") or act.wf.title.get("nl")
     notes: list[Notification] = []
     seen: set[str] = set()

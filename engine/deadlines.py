@@ -42,6 +42,14 @@ def plan(kind: str, due: dt.date, created_at: dt.datetime, settings: Settings, *
     return [Step(i, s.kind, s.moment, s.offset_days, s.level) for i, s in enumerate(steps)]
 
 
+def calendar_uid(process_id: str, kind: str, deadline_id: int | None) -> str:
+    """The iCalendar UID of one deadline. Every invitation of it carries this one - the confirmation that opened
+    it, its reminders and escalations, the agenda feed - so a calendar replaces the event instead of doubling it."""
+    if deadline_id is None:
+        raise ValueError(f"deadline {kind!r} of {process_id!r} has no calendar UID before it is stored")
+    return f"{process_id}/{kind}/{deadline_id}@convenant"
+
+
 def first_step(steps: list[Step], entered: dt.datetime) -> int:
     """Reminders whose moment lay before entry are never sent; the rest of the plan is kept."""
     for step in steps:

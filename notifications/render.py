@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import icalendar
+from convenant.notifications.ics import DeadlineEvent, deadline_calendar
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, nodes
 
 __all__ = [
@@ -45,7 +45,6 @@ TEMPLATES = frozenset(
 )
 LANGS = ("nl", "en")
 DEFAULT_LANG = "nl"
-PRODID = "-//convenant//notifications//NL"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 _MONTHS = {
@@ -58,8 +57,6 @@ _STATUS = {
     "nl": {"open": "open", "met": "voldaan", "missed": "verstreken", "cancelled": "vervallen"},
     "en": {"open": "open", "met": "met", "missed": "missed", "cancelled": "cancelled"},
 }
-# Calendar clients show a cancelled VEVENT struck through; everything else is a fixed legal date.
-_ICS_STATUS = {"cancelled": "CANCELLED"}
 
 # C0/C1 controls and the Unicode line/paragraph separators: any of them could end a header line somewhere.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -326,23 +323,10 @@ def _calendar(deadline: DeadlineView, context: Mapping[str, Any], now: datetime)
     """One all-day VEVENT per deadline; its UID is the deadline's, so a later SEQUENCE updates the same event."""
     template = _template("_calendar", str(context["lang"]))
     ctx = {**context, "deadline": deadline}
-    cal = icalendar.Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    event = icalendar.Event()
-    event.add("uid", deadline.uid)
-    event.add("dtstamp", now.astimezone(UTC))
-    event.add("dtstart", deadline.due)
-    event.add("dtend", deadline.due + timedelta(days=1))
-    event.add("summary", one_line(_block(template, "summary", ctx)))
-    event.add("description", _block(template, "description", ctx).strip())
-    event.add("sequence", deadline.sequence)
-    event.add("transp", "TRANSPARENT")
-    event.add("status", _ICS_STATUS.get(deadline.status, "CONFIRMED"))
-    cal.add_component(event)
-    return cal.to_ical()
+    event = DeadlineEvent(uid=deadline.uid, due=deadline.due, summary=one_line(_block(template, "summary", ctx)),
+                          description=_block(template, "description", ctx).strip(), status=deadline.status,
+                          sequence=deadline.sequence, categories=(deadline.article,))
+    return deadline_calendar([event], now=now)
 
 
 def render_message(

@@ -22,8 +22,10 @@ from convenant.app.web.auth import (
 )
 from convenant.app.web.diagram import state_svg
 from convenant.app.web.i18n import LANGS, option_label, param_label, text, word
+from convenant.engine.deadlines import calendar_uid
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.views import show as show_view
+from convenant.notifications.ics import DeadlineEvent, deadline_calendar
 from convenant.storage.queries import verify_chain
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -418,8 +420,6 @@ def agenda(request: Request) -> Response:
 def feed(request: Request, party: str, token: str | None = None) -> Response:
     """An iCalendar feed of one party's deadlines; calendar programs send no headers, so the token is in the
     query string (and the Referrer-Policy keeps it from leaking)."""
-    from icalendar import Calendar, Event
-
     app = convenant(request)
     who = principal_for(app.store, token)
     if who is None:
@@ -430,28 +430,19 @@ def feed(request: Request, party: str, token: str | None = None) -> Response:
     if not roots:
         raise NotFound(f"no agreement has a party {party!r}")
     lang = roots[0].parties[party].get("language", "nl")
-    cal = Calendar()
-    cal.add("prodid", "-//convenant//deadlines//NL")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"{word('deadlines', lang)}: {roots[0].parties[party]['name']}")
-    now = app.service.now()
+    events = []
     for d in reading.deadlines(app.service, who, include_missed=True):
         root = next((r for r in roots if r.id == root_of(d["process"])), None)
         if root is None:
             continue
         wf = app.service.workflow(root.workflow)
-        due = dt.date.fromisoformat(d["due"])
-        event = Event()
-        event.add("uid", f"{d['process']}/{d['kind']}/{d.get('id', d['due'])}@convenant")  # as in the emails
-        event.add("dtstamp", now)
-        event.add("dtstart", due)
-        event.add("dtend", due + dt.timedelta(days=1))
-        event.add("summary", f"{find_title(wf, d['kind'], 'deadline', lang)} ({root.data.get('title') or root.id})")
-        event.add("description", f"{d['process']}: {d['kind']}, {d['article']}; status {d['status']}")
-        event.add("categories", [d["article"]])
-        cal.add_component(event)
-    return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8",
+        events.append(DeadlineEvent(
+            uid=calendar_uid(d["process"], d["kind"], d["id"]), due=dt.date.fromisoformat(d["due"]),
+            summary=f"{find_title(wf, d['kind'], 'deadline', lang)} ({root.data.get('title') or root.id})",
+            description=f"{d['process']}: {d['kind']}, {d['article']}; status {d['status']}",
+            status=d["status"], categories=(d["article"],)))
+    ics = deadline_calendar(events, now=app.service.now(),
+                            name=f"{word('deadlines', lang)}: {roots[0].parties[party]['name']}")
+    return Response(ics, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{party}.ics"',
                              "Cache-Control": "private, max-age=300"})

@@ -430,6 +430,13 @@ def test_calendar_feed_per_party(api):
     assert all(isinstance(e.decoded("dtstart"), dt.date) and not isinstance(e.decoded("dtstart"), dt.datetime)
                for e in events)
     assert b"DTSTART;VALUE=DATE:20250403" in feed.content
+    # each deadline under the UID its emails give it (engine.deadlines.calendar_uid), so a calendar that has both
+    # the feed and the invitations shows it once
+    api.cli.run("clock", "advance", "--to", "2025-03-20T12:01:00+01:00")   # the signatures' confirmations go out
+    mailed = {str(e["UID"]) for m in api.cli.messages() for part in m.walk()
+              if part.get_content_type() == "text/calendar"
+              for e in Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")}
+    assert events and {str(e["UID"]) for e in events} <= mailed
     assert api.client.get(f"/feeds/ipo.ics?token={api.tokens['auditor']}").status_code == 200
     assert api.client.get("/feeds/ipo.ics").status_code == 401
     assert api.client.get(f"/feeds/ipo.ics?token={api.tokens['revoked']}").status_code == 401
