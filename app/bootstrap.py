@@ -3,9 +3,7 @@ clock, the renderer and the mail transport (notifications/) and wires the servic
 ways in (app/cli.py, app/web/) receive an `App` and talk to its service layer only."""
 from __future__ import annotations
 
-import datetime as dt
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 

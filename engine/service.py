@@ -5,20 +5,20 @@ state, the chained transition record, deadline changes and outbox rows are writt
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from convenant.engine import rules
+from convenant.engine import pipeline, rules
 from convenant.engine.access import Attempt, authorise
-from convenant.engine.clock import UTC, DatabaseClock, iso_moment, local_date, local_moment
+from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.config import Settings
-from convenant.engine.dates import parse_date
 from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
-from convenant.engine.definitions import ROLES, ProcessSpec, TriggerSpec, WorkflowDefinition
-from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from convenant.engine.definitions import ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition
+from convenant.engine.errors import BadInput, ConvenantError, NotAllowed
 from convenant.engine.machine import Machines, expand_sources
 from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.engine.pipeline import TriggerRequest
 from convenant.engine.ports import Clock, Store, SubjectRenderer, UnitOfWork
 
 SYSTEM_ACTOR = "convenant"
@@ -124,8 +124,8 @@ class Service:
             spec = wf.process(wf.root)
             proc = Process(id=pid, workflow=wf.name, ptype=wf.root, state=spec.initial, data=clean,
                            created_at=now, root_id=pid)
-            act = self._act(wf, spec, None, proc, proc, actor, "secretariat", None, local_date(now, self.tz),
-                            None, None, {}, now, [])
+            act = self._act(None, wf=wf, spec=spec, proc=proc, root=proc, now=now)
+            act.actor, act.role = actor, "secretariat"
             rules.run_effects(act, spec.on_create)
             proc.next_auto_at = self._next_auto(wf, proc, proc, act.deadlines + act.new_deadlines)
             tx.insert_process(proc, now)
@@ -138,246 +138,59 @@ class Service:
         return {"id": pid, "workflow": wf.name, "state": spec.initial, "seq": rec.seq}
 
     # -- firing a trigger ---------------------------------------------------------------------------
-    def fire(self, pid: str, trigger: str, *, actor: str, role: str, party: str | None = None,
-             on: str | dt.date | None = None, ref: str | None = None, reason: str | None = None,
-             data: dict[str, str] | None = None, expected_version: int | None = None) -> Fired:
+    def fire(self, pid: str | TriggerRequest, trigger: str | None = None, /, **fields: Any) -> Fired:
+        """Fire a trigger: one unit of work. Takes a `TriggerRequest`, or its fields (process id, trigger, and
+        the keyword fields of TriggerRequest; `data` the --set values). A refusal is logged apart and raised."""
+        request = pid if isinstance(pid, TriggerRequest) else TriggerRequest(pid, trigger or "", **fields)
         now = None
         try:
             with self.store.transaction() as tx:
                 now = self.now(tx)
-                return self._fire(tx, pid, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
-                                  reason=reason, raw=data or {}, now=now, expected_version=expected_version)
+                return self._fire(tx, request, now)
         except ConvenantError as exc:
-            self.store.log_refusal(now or self.clock.now(), exc, process=pid, trigger=trigger,
-                                   actor=actor, role=role, party=party)
+            self.store.log_refusal(now or self.clock.now(), exc, process=request.process,
+                                   trigger=request.trigger, actor=request.actor, role=request.role,
+                                   party=request.party)
             raise
 
-    def _fire(self, tx: UnitOfWork, pid: str, trigger: str, *, actor: str, role: str, party: str | None,
-              on: str | dt.date | None, ref: str | None, reason: str | None, raw: dict[str, Any],
-              now: dt.datetime, expected_version: int | None = None, system: bool = False) -> Fired:
-        today = local_date(now, self.tz)
-        # 1. parse the arguments
-        if not system and role not in ROLES:
-            raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
-        if isinstance(on, str):
-            try:
-                on_date = parse_date(on, "on")
-            except ValueError as exc:
-                raise BadInput(str(exc), field="on") from None
-        else:
-            on_date = on or today
-        if role == "party" and not party:
-            raise BadInput("--party is required with --role party", field="party")
-        for text, name in ((ref, "ref"), (reason, "reason"), (actor, "actor")):
-            if text is not None and len(text) > 2000:
-                raise BadInput(f"{name} is longer than 2000 characters", field=name)
-        if not actor or not actor.strip():
-            raise BadInput("--actor names who acts", field="actor")
-        # 2. find the process
-        proc = tx.get_process(pid)
-        if proc is None:
-            raise NotFound(f"no process {pid!r}", process=pid)
-        root = proc if proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
-        wf = self.workflow(proc.workflow)
-        spec = wf.process(proc.ptype)
-        # 3. names outside the workflow's vocabulary
-        if trigger not in wf.vocabulary:
-            raise BadInput(f"unknown trigger {trigger!r}; the {wf.name} workflow knows "
-                           f"{', '.join(sorted(wf.vocabulary))}", field="trigger")
-        if party is not None and party not in root.parties:
-            raise BadInput(f"unknown party {party!r}; parties are {', '.join(root.parties)}", field="party")
-        tspec = spec.trigger_map.get(trigger)
-        params = self._vocabulary(tspec, raw, root) if tspec else dict(raw)
-        # 4. authorise
-        if tspec is not None and not system:
-            self._authorise(wf, tspec, proc, root, role, party)
-        elif tspec is None and role == "auditor":
-            raise NotAllowed("auditors read; they cannot change anything", forbidden=True, process=pid)
-        # 5. validate the values
-        if not system and on_date > today:
-            raise BadInput(f"--on {on_date.isoformat()} is after today ({today.isoformat()} on the engine's "
-                           f"clock)", field="on")
-        if tspec is not None:
-            params = self._values(tspec, params, ref)
-            rules.validate_theme_values(params, root)
-            if tspec.party == "required" and not party:
-                raise BadInput(f"--party is required: name the party this {trigger} is for", field="party")
-        # 6. state and guards
-        if tspec is None:
-            raise NotAllowed(f"{trigger} is not a trigger of a {proc.ptype} ({pid} is a {proc.ptype})",
-                             process=pid, state=proc.state, trigger=trigger, article=spec.article)
-        if not tspec.manual and not system:
-            raise NotAllowed(f"{trigger} happens automatically; it cannot be fired by hand", process=pid,
-                             state=proc.state, trigger=trigger, article=tspec.article)
-        if proc.state not in expand_sources(wf, tspec.source):
-            raise NotAllowed(f"{trigger} is not allowed in state {proc.state}", process=pid, state=proc.state,
-                             trigger=trigger, article=tspec.article)
-        if expected_version is not None and expected_version != proc.version:
-            from convenant.engine.errors import Conflict
-            raise Conflict(f"process {pid} is at version {proc.version}, not {expected_version}: someone "
-                           f"changed it meanwhile", process=pid)
-        work_root = rules.snapshot(root)
-        work_proc = work_root if proc.id == root.id else rules.snapshot(proc)
-        deadlines = tx.deadlines_of(proc.id)
-        act = self._act(wf, spec, tspec, work_proc, work_root, actor, role, party, on_date, ref, reason, params,
-                        now, deadlines)
-        if party is not None and not rules.is_current(root, party, on_date) and not system:
-            raise act.refuse(f"{party} withdrew on {root.parties[party]['withdrawn_on']} and has no say any more",
-                             "Art. 5.7")
-        for name in tspec.not_before:
-            limit = act.fact(name)
-            if isinstance(limit, dt.date) and on_date < limit:
-                raise act.refuse(f"--on {on_date.isoformat()} is before {name.replace('_', ' ')} "
-                                 f"({limit.isoformat()}), the act this one depends on", tspec.article)
-        for guard in tspec.guards:
-            rules.GUARDS[guard.check](act, guard.article, **guard.args)
-        # apply: effects, the vote, the machine, branch effects, entry effects
-        rules.run_effects(act, tspec.effects)
-        if tspec.decision:
-            answer = tspec.answer or params[spec.decisions[tspec.decision].param]
-            rules.cast_vote(act, tspec.decision, answer)
-        machine = self.machines.get(wf, proc.ptype)
-        dest = machine.fire(proc.state, trigger, lambda cond: rules.condition(act, cond))
-        for branch in tspec.branches:
-            if branch.dest == dest and rules.condition(act, branch.when):
-                rules.run_effects(act, branch.effects)
-                break
-        source = proc.state
-        work_proc.state = dest
-        if dest != source:
-            rules.run_effects(act, spec.states[dest].on_enter)
-        self._meet_deadlines(act, spec, tspec)
-        if spec.states[dest].final:
-            work_proc.final = True
-            self._close_deadlines(act)
-            if work_proc is not work_root:
-                for entry in work_root.data.get("children", []):
-                    if entry["id"] == work_proc.id:
-                        entry["final"] = True
-                        entry["state"] = dest
-                act.root_changed = True
-        # write it all
-        rec = self._save(tx, wf, act, source, dest, now, role if not system else SYSTEM_ROLE)
+    def _fire(self, tx: UnitOfWork, request: TriggerRequest, now: dt.datetime) -> Fired:
+        """The pipeline's checks and effects (engine/pipeline.py), then everything written in `tx`."""
+        f = pipeline.run(self, tx, request, now)
+        act, system = f.the_act, request.system
+        rec = self._save(tx, f.workflow, act, f.source, f.dest, now, SYSTEM_ROLE if system else request.role)
         if act.notices:  # `notify` effects of the definition, in this same transaction
             from convenant.engine.notify import act_notifications
-            tx.enqueue(act_notifications(self, wf, work_proc, work_root, act.notices, rec), now)
+            tx.enqueue(act_notifications(self, f.workflow, act.process, act.root, act.notices, rec), now)
         if not system:  # a person acted: confirm it, in this same transaction (engine/confirmations.py)
             from convenant.engine.confirmations import confirmation_notifications
-            tx.enqueue(confirmation_notifications(self, act, rec, dest, now), now)
-        fired = Fired(process=proc.id, trigger=trigger, source=source, dest=dest, seq=rec.seq,
-                      effective=on_date.isoformat(), created=act.notes.get("created"))
+            tx.enqueue(confirmation_notifications(self, act, rec, f.dest, now), now)
+        fired = Fired(process=f.process.id, trigger=request.trigger, source=f.source, dest=f.dest, seq=rec.seq or 0,
+                      effective=f.on.isoformat(), created=act.notes.get("created"))
         for target, follow, why in act.follow_ups:
-            fired.follow_ups.append(self._fire(tx, target, follow, actor=SYSTEM_ACTOR, role=SYSTEM_ROLE,
-                                               party=None, on=on_date, ref=ref, reason=why, raw={}, now=now,
-                                               system=True))
+            fired.follow_ups.append(self._fire(tx, self._system_request(target, follow, f.on, request.ref, why),
+                                               now))
         return fired
 
-    def _act(self, wf, spec, tspec, proc, root, actor, role, party, on, ref, reason, params, now, deadlines
-             ) -> rules.Act:
-        return rules.Act(wf=wf, spec=spec, trigger=tspec, process=proc, root=root, actor=actor, role=role,
-                         party=party, on=on, ref=ref, reason=reason, params=params, settings=self.settings,
-                         now=now, deadlines=deadlines)
+    @staticmethod
+    def _system_request(pid: str, trigger: str, on: dt.date, ref: str | None = None,
+                        reason: str | None = None) -> TriggerRequest:
+        return TriggerRequest(pid, trigger, actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, on=on, ref=ref, reason=reason,
+                              system=True)
 
-    def _vocabulary(self, tspec: TriggerSpec, raw: dict[str, Any], root: Process) -> dict[str, Any]:
-        """--set keys and option values must be words the definition knows (exit 2)."""
-        out: dict[str, Any] = {}
-        for key, value in raw.items():
-            pspec = tspec.params.get(key)
-            if pspec is None:
-                known = ", ".join(tspec.params) or "none"
-                raise BadInput(f"{tspec.name} takes no value {key!r} (it takes: {known})", field=key)
-            allowed = self._options(pspec, root, raw)
-            if pspec.type == "option" and allowed is not None and value not in allowed:
-                raise BadInput(f"{key}={value!r} is not one of {', '.join(allowed)}", field=key)
-            out[key] = value
-        return out
+    def _act(self, base: rules.Act | None, *, wf: WorkflowDefinition, spec: ProcessSpec, proc: Process,
+             root: Process, now: dt.datetime) -> rules.Act:
+        """An act of the engine on `proc` (opening effects, probes), as `base`'s actor where one is given."""
+        return rules.Act(wf=wf, spec=spec, trigger=None, process=proc, root=root,
+                         actor=base.actor if base else SYSTEM_ACTOR, role=base.role if base else SYSTEM_ROLE,
+                         party=base.party if base else None, on=base.on if base else local_date(now, self.tz),
+                         ref=base.ref if base else None, reason=base.reason if base else None,
+                         params=base.params if base else {}, settings=self.settings, now=now, deadlines=[])
 
-    def _options(self, pspec, root: Process, raw: dict[str, Any]) -> list[str] | None:
-        if pspec.options:
-            return pspec.options
-        if pspec.vocabulary == "themes":
-            return list(root.data.get("themes", {}))
-        if pspec.vocabulary == "layers":
-            return ["province", "water_board", "municipality"]
-        return None
-
-    def _authorise(self, wf: WorkflowDefinition, tspec: TriggerSpec, proc: Process, root: Process, role: str,
-                   party: str | None) -> None:
-        authorise(Attempt(wf=wf, trigger=tspec, process=proc, root=root, role=role, party=party))
-
-    def _values(self, tspec: TriggerSpec, params: dict[str, Any], ref: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, pspec in tspec.params.items():
-            value = params.get(key)
-            if value is None or value == "":
-                needed = pspec.required or (pspec.required_if and all(params.get(k) == v
-                                                                      for k, v in pspec.required_if.items()))
-                if pspec.required_unless and not any(params.get(k) not in (None, "")
-                                                     for k in pspec.required_unless):
-                    raise BadInput(f"--set {key}=... or --set {' / '.join(pspec.required_unless)}=... is "
-                                   f"required for {tspec.name}", field=key)
-                if needed:
-                    raise BadInput(f"--set {key}=... is required for {tspec.name}", field=key)
-                continue
-            if pspec.type == "document":
-                from convenant.engine.documents import check_document
-                out[key] = check_document(value, key)
-                continue
-            if pspec.type == "date":
-                try:
-                    value = parse_date(str(value), key).isoformat()
-                except ValueError as exc:
-                    raise BadInput(str(exc), field=key) from None
-            elif pspec.type == "int":
-                try:
-                    value = int(value)
-                except ValueError:
-                    raise BadInput(f"{key}: {value!r} is not a whole number", field=key) from None
-            elif pspec.type == "list":
-                items = [v.strip() for v in str(value).split(",") if v.strip()] if isinstance(value, str) \
-                    else list(value)
-                if pspec.max_items is not None and len(items) > pspec.max_items:
-                    raise BadInput(f"{key}: at most {pspec.max_items} items, got {len(items)}", field=key)
-                if pspec.vocabulary == "commitments":
-                    try:
-                        items = [int(i) for i in items]
-                    except ValueError:
-                        raise BadInput(f"{key}: commitments are numbers, like 1,3", field=key) from None
-                value = items
-            elif len(str(value)) > pspec.max_length:
-                raise BadInput(f"{key} is longer than {pspec.max_length} characters", field=key)
-            out[key] = value
-        if tspec.ref_required and not (ref and ref.strip()):
-            raise BadInput(f"--ref is required for {tspec.name}: the letter, decision or publication reference",
-                           field="ref")
-        return out
+    def options(self, pspec: ParamSpec, root: Process) -> list[str] | None:
+        """The words an option parameter accepts here (for forms)."""
+        return pipeline.options(pspec, root)
 
     # -- deadlines of one act -----------------------------------------------------------------------
-    def _meet_deadlines(self, act: rules.Act, spec: ProcessSpec, tspec: TriggerSpec) -> None:
-        kinds = set(tspec.meets)
-        if not tspec.decision:
-            kinds |= {d.kind for d in spec.deadlines if tspec.name in d.met_by}
-        if act.notes.get("decides"):
-            kinds.add(act.notes["decides"])
-        for d in act.deadlines:
-            if d.kind in kinds and d.status in ("open", "missed") and d.met_on is None:
-                d.met_on = act.on
-                # a moment (end, notice period) is met when its transition fires, the day after included
-                d.status = "met" if act.on <= d.due or d.moment else "missed"
-                d.next_at = None
-                act.changed_deadlines.append(d)
-
-    def _close_deadlines(self, act: rules.Act) -> None:
-        """A process in a final state awaits nothing: open deadlines are cancelled, ladders stop."""
-        for d in act.deadlines:
-            if d.status == "open":
-                d.status = "cancelled"
-                d.next_at = None
-                act.changed_deadlines.append(d)
-            elif d.next_at is not None:
-                d.next_at = None
-                act.changed_deadlines.append(d)
-
     def _schedule(self, d: Deadline, now: dt.datetime, *, fresh: bool) -> None:
         steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
         if fresh:
@@ -418,8 +231,8 @@ class Service:
         # A time anchored on a deadline holds only while that deadline is awaited: once the extension decision
         # is taken, 'open_extension_decision' must not fire again from the state the decision led back to.
         awaited = [d for d in deadlines if d.status in ("open", "missed") and d.met_on is None]
-        probe = self._act(wf, spec, None, proc, root, SYSTEM_ACTOR, SYSTEM_ROLE, None, dt.date.min, None, None,
-                          {}, proc.created_at, awaited)
+        probe = self._act(None, wf=wf, spec=spec, proc=proc, root=root, now=proc.created_at)
+        probe.on, probe.deadlines = dt.date.min, awaited
         out = []
         for tspec in spec.triggers:
             if tspec.automatic is None or proc.state not in expand_sources(wf, tspec.source):
@@ -435,8 +248,7 @@ class Service:
         # children first: they are new rows, with their own opening effects and deadlines
         for child in act.children:
             cspec = wf.process(child.ptype)
-            cact = self._act(wf, cspec, None, child, root, act.actor, act.role, act.party, act.on, act.ref,
-                             act.reason, act.params, now, [])
+            cact = self._act(act, wf=wf, spec=cspec, proc=child, root=root, now=now)
             rules.run_effects(cact, cspec.on_create)
             rules.run_effects(cact, cspec.states[child.state].on_enter)
             child.next_auto_at = self._next_auto(wf, child, root, cact.new_deadlines)
@@ -564,8 +376,7 @@ class Service:
             tx.update_process(proc, now)
             return
         day, tspec = min(due, key=lambda x: (x[0], x[1].name))
-        self._fire(tx, pid, tspec.name, actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, party=None, on=min(day, today),
-                   ref=None, reason=None, raw={}, now=now, system=True)
+        self._fire(tx, self._system_request(pid, tspec.name, min(day, today)), now)
 
     def _run_deadline(self, tx: UnitOfWork, did: int, now: dt.datetime) -> None:
         from convenant.engine.notify import deadline_notifications
@@ -634,7 +445,7 @@ class Service:
                 out.append(tspec.name)
                 continue
             try:
-                self._authorise(wf, tspec, proc, root, role, party)
+                authorise(Attempt(wf=wf, trigger=tspec, process=proc, root=root, role=role, party=party))
                 if party is not None and not rules.is_current(root, party, today):
                     continue
                 if tspec.decision and party is not None:
@@ -654,7 +465,3 @@ class Service:
         steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
         step = next_reminder(steps, d.step)
         return step.moment if step and d.status == "open" else None
-
-
-def as_list(value: Iterable[Any] | None) -> list[Any]:
-    return list(value or [])

@@ -5,7 +5,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from convenant.engine.definitions import WorkflowDefinition, load_definition
+from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.loading import load_definition
 
 HERE = Path(__file__).parent
 

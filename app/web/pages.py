@@ -9,30 +9,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from convenant.app.web import reading
-from convenant.app.web.auth import (
-    COOKIE,
-    LOGIN_CSRF_COOKIE,
-    Principal,
-    Unauthenticated,
-    new_login_csrf,
-    principal_for,
-    require_visible,
-    root_of,
-)
+from convenant.app.web.auth import COOKIE, LOGIN_CSRF_COOKIE, Unauthenticated, new_login_csrf
 from convenant.app.web.diagram import state_svg
-from convenant.app.web.i18n import LANGS, option_label, param_label, text, word
+from convenant.app.web.i18n import FORM_EXPIRED, LANGS, error_title, install, option_label, param_label
+from convenant.engine.access import Principal, root_of
 from convenant.engine.deadlines import calendar_uid
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from convenant.engine.views import show as show_view
 from convenant.notifications.ics import DeadlineEvent, deadline_calendar
-from convenant.storage.queries import verify_chain
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from convenant.i18n import format_date, gettext, localized
+
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+install(templates.env)  # {% trans %}, _() and the date filters, in the language of the context's `lang`
 HISTORY_SHOWN = 2000
 
 
@@ -53,7 +45,7 @@ def lang_of(request: Request) -> str:
 
 
 def current_user(request: Request) -> Principal | None:
-    return principal_for(convenant(request).store, request.cookies.get(COOKIE))
+    return convenant(request).accounts.principal(request.cookies.get(COOKIE))
 
 
 def page_user(request: Request) -> Principal:
@@ -73,12 +65,11 @@ def render(request: Request, name: str, ctx: dict[str, Any], *, status: int = 20
     app = convenant(request)
     try:
         simulated, now = app.service.clock_info()
-        clock = {"simulated": simulated, "now": now.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")}
+        clock = {"simulated": simulated, "now": now.astimezone(app.settings.tz)}
     except Exception:  # a page about a broken database still renders
         clock = None
     ctx = {**ctx, "lang": lang, "who": who, "clock": clock, "csrf": who.csrf() if who else None,
-           "t": lambda key, **fmt: word(key, lang, **fmt), "tx": lambda value, fb="": text(value, lang, fb),
-           "href": href, "opt": lambda value: option_label(str(value), lang), "other_lang": "en" if lang == "nl" else "nl",
+           "tz": app.settings.tz, "href": href, "other_lang": "en" if lang == "nl" else "nl",
            "switch_url": str(request.url.include_query_params(lang="en" if lang == "nl" else "nl"))}
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
     if request.query_params.get("lang") in LANGS:
@@ -90,13 +81,15 @@ def render(request: Request, name: str, ctx: dict[str, Any], *, status: int = 20
 def error_page(request: Request, exc: ConvenantError) -> Response:
     if isinstance(exc, Unauthenticated):
         return to_login(request, exc)
-    return render(request, "error.html", {"title": word(f"error.{exc.kind}", lang_of(request)),
+    return render(request, "error.html", {"title": error_title(exc.kind, lang_of(request)),
                                           "message": str(exc)}, status=exc.http_status, who=current_user(request))
 
 
 def plain_error(request: Request, status: int) -> Response:
-    key = "page_not_found" if status == 404 else "forbidden_page"
-    return render(request, "error.html", {"title": str(status), "message": word(key, lang_of(request))},
+    lang = lang_of(request)
+    message = gettext("This page does not exist.", lang) if status == 404 else \
+        gettext("You have no access to this page.", lang)
+    return render(request, "error.html", {"title": str(status), "message": message},
                   status=status, who=current_user(request))
 
 
@@ -115,18 +108,16 @@ def find_title(wf, kind: str, what: str, lang: str) -> str:
     for spec in wf.processes.values():
         item = spec.deadline_map.get(kind) if what == "deadline" else spec.trigger_map.get(kind)
         if item is not None:
-            return text(item.title, lang, kind)
+            return localized(item.title, lang, kind)
     return kind
 
 
-def processes_of(service, who: Principal) -> list[Any]:
+def processes_of(queries, who: Principal) -> list[Any]:
     """Every process the principal may see: roots and their children, in id order."""
     out = []
-    roots = reading.visible_roots(service, who)  # read before the transaction: SQLite allows one writer
-    with service.store.transaction() as tx:
-        for root in roots:
-            out.append(root)
-            out += sorted(tx.children(root.id), key=lambda p: p.id)
+    for root in queries.roots(who):
+        out.append(root)
+        out += sorted(queries.children(root.id), key=lambda p: p.id)
     return out
 
 
@@ -148,15 +139,15 @@ async def login(request: Request) -> Response:
     given, expected = str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     if not expected or given != expected:
         fresh = new_login_csrf()
-        response = render(request, "login.html", {"next": target, "login_csrf": fresh, "error": word("csrf", lang)},
+        response = render(request, "login.html", {"next": target, "login_csrf": fresh, "error": gettext(FORM_EXPIRED, lang)},
                           status=403)
         response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict", max_age=3600,
                             secure=convenant(request).settings.web.secure_cookies)
         return response
-    who = principal_for(convenant(request).store, str(form.get("token") or "").strip())
+    who = convenant(request).accounts.principal(str(form.get("token") or "").strip())
     if who is None:
         return render(request, "login.html", {"next": target, "login_csrf": expected,
-                                              "error": word("bad_token", lang)}, status=401)
+                                              "error": gettext("This token is unknown or revoked.", lang)}, status=401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, who.token, httponly=True, samesite="strict", path="/",
                         secure=convenant(request).settings.web.secure_cookies, max_age=12 * 3600)
@@ -169,7 +160,7 @@ async def logout(request: Request) -> Response:
     who = page_user(request)
     form = await request.form()
     if not who.csrf_ok(str(form.get("csrf") or "")):
-        raise NotAllowed(word("csrf", lang_of(request)), forbidden=True)
+        raise NotAllowed(gettext(FORM_EXPIRED, lang_of(request)), forbidden=True)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -181,14 +172,14 @@ def overview(request: Request) -> Response:
     who = page_user(request)
     app = convenant(request)
     lang = lang_of(request)
-    rows = reading.agreements(app.service, who)
+    rows = app.queries.overview(who)
     for row in rows:
         wf = app.service.workflow(row["workflow"])
         nxt = row["next_deadline"]
         row["next_title"] = find_title(wf, nxt["kind"], "deadline", lang) if nxt else None
-        row["missed_titles"] = [f"{find_title(wf, m['kind'], 'deadline', lang)} ({m['due']})"
+        row["missed_titles"] = [f"{find_title(wf, m['kind'], 'deadline', lang)} ({format_date(m['due'], lang)})"
                                 for m in row["missed_deadlines"]]
-    return render(request, "overview.html", {"rows": rows, "title": word("overview", lang)}, who=who)
+    return render(request, "overview.html", {"rows": rows, "title": gettext("Overview", lang)}, who=who)
 
 
 # -- one process --------------------------------------------------------------------------------------
@@ -198,8 +189,7 @@ def trigger_forms(app, who: Principal, doc: dict[str, Any], lang: str) -> list[d
         return []
     wf = app.service.workflow(doc["workflow"])
     spec = wf.process(doc["type"])
-    with app.service.store.transaction() as tx:
-        root = tx.get_process(root_of(doc["id"]))
+    root = app.queries.process(root_of(doc["id"]))
     today = app.service.today()
     forms = []
     for name in doc["allowed_triggers"]:
@@ -215,18 +205,18 @@ def trigger_forms(app, who: Principal, doc: dict[str, Any], lang: str) -> list[d
                 if name == "sign" and p["signed_on"]:
                     continue
                 options.append((p["id"], p["name"]))
-            fields.append({"name": "party", "label": word("party", lang), "kind": "option", "options": options,
+            fields.append({"name": "party", "label": gettext("Party", lang), "kind": "option", "options": options,
                            "required": tspec.party == "required"})
         for key, pspec in tspec.params.items():
-            opts = app.service._options(pspec, root, {}) if pspec.type == "option" else None
+            opts = app.service.options(pspec, root) if pspec.type == "option" else None
             fields.append({"name": f"param.{key}", "key": key, "label": param_label(key, pspec.label, lang),
                            "kind": pspec.type, "required": pspec.required,
                            "options": [(o, option_label(o, lang)) for o in opts] if opts is not None else None})
-        fields.append({"name": "on", "label": word("on", lang), "kind": "date", "required": False,
+        fields.append({"name": "on", "label": gettext("Date of the act", lang), "kind": "date", "required": False,
                        "default": today.isoformat()})
-        fields.append({"name": "ref", "label": word("ref", lang), "kind": "text", "required": tspec.ref_required})
-        fields.append({"name": "reason", "label": word("reason", lang), "kind": "textarea", "required": False})
-        forms.append({"trigger": name, "title": text(tspec.title, lang, name), "article": tspec.article,
+        fields.append({"name": "ref", "label": gettext("Reference (letter, decision, Staatscourant)", lang), "kind": "text", "required": tspec.ref_required})
+        fields.append({"name": "reason", "label": gettext("Reason", lang), "kind": "textarea", "required": False})
+        forms.append({"trigger": name, "title": localized(tspec.title, lang, name), "article": tspec.article,
                       "fields": fields})
     return forms
 
@@ -235,8 +225,8 @@ def process_page(request: Request, who: Principal, pid: str, *, status: int = 20
                  failed: dict[str, Any] | None = None) -> Response:
     app = convenant(request)
     lang = lang_of(request)
-    require_visible(app.service, who, pid)
-    doc = show_view(app.service, pid, who.role, who.party)
+    app.queries.require_visible(who, pid)
+    doc = app.queries.show(pid, who.role, who.party)
     wf = app.service.workflow(doc["workflow"])
     spec = wf.process(doc["type"])
     names = {p["id"]: p["name"] for p in doc["parties"]}
@@ -244,8 +234,8 @@ def process_page(request: Request, who: Principal, pid: str, *, status: int = 20
         d["title"] = find_title(wf, d["kind"], "deadline", lang)
     for c in doc["children"]:
         cspec = wf.process(c["type"])
-        c["type_title"] = text(cspec.title, lang, c["type"])
-        c["state_title"] = text(cspec.states[c["state"]].title, lang, c["state"])
+        c["type_title"] = localized(cspec.title, lang, c["type"])
+        c["state_title"] = localized(cspec.states[c["state"]].title, lang, c["state"])
         c["open_decisions"] = [d for d in c["decisions"] if not d["outcome"]]
     done = None
     if request.query_params.get("done"):
@@ -256,8 +246,8 @@ def process_page(request: Request, who: Principal, pid: str, *, status: int = 20
         shown = {f["name"] for form in forms if form["trigger"] == failed["trigger"] for f in form["fields"]}
         if failed["field"] not in shown:
             failed = {**failed, "field": None}
-    ctx = {"doc": doc, "title": doc.get("title") or doc["id"], "type_title": text(spec.title, lang, doc["type"]),
-           "state_title": text(spec.states[doc["state"]].title, lang, doc["state"]), "names": names,
+    ctx = {"doc": doc, "title": doc.get("title") or doc["id"], "type_title": localized(spec.title, lang, doc["type"]),
+           "state_title": localized(spec.states[doc["state"]].title, lang, doc["state"]), "names": names,
            "forms": forms, "failed": failed or {}, "done": done,
            "ancestors": [root_of(pid)] if "/" in pid else []}
     return render(request, "process.html", ctx, status=status, who=who)
@@ -277,9 +267,10 @@ async def fire(request: Request, pid: str) -> Response:
     trigger = str(form.get("trigger") or "")
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     if not who.csrf_ok(values.get("csrf")):
-        raise NotAllowed(word("csrf", lang), forbidden=True)
+        raise NotAllowed(gettext(FORM_EXPIRED, lang), forbidden=True)
     if who.reads_only:
-        raise NotAllowed("auditors read; they cannot change anything", forbidden=True, process=pid)
+        raise NotAllowed(gettext("As an auditor you read everything and change nothing.", lang), forbidden=True,
+                         process=pid)
     data = {k[len("param."):]: v.strip() for k, v in values.items() if k.startswith("param.") and v.strip()}
     party = who.party if who.role == "party" else (values.get("party") or None)
     try:
@@ -294,7 +285,7 @@ async def fire(request: Request, pid: str) -> Response:
     except ConvenantError as exc:
         field = exc.field if exc.field in ("on", "ref", "reason", "party") else \
             f"param.{exc.field}" if exc.field else None
-        failed = {"trigger": trigger, "values": values, "field": field, "kind": word(f"error.{exc.kind}", lang),
+        failed = {"trigger": trigger, "values": values, "field": field, "kind": error_title(exc.kind, lang),
                   "message": str(exc), "conflict": exc.kind == "conflict"}
         return process_page(request, who, pid, status=exc.http_status, failed=failed)
     target = f"/processes/{href(pid)}?done={quote(trigger)}&seq={fired.seq}"
@@ -307,9 +298,7 @@ async def fire(request: Request, pid: str) -> Response:
 def diagram(request: Request, pid: str) -> Response:
     who = page_user(request)
     app = convenant(request)
-    require_visible(app.service, who, pid)
-    with app.store.transaction() as tx:
-        proc = tx.get_process(pid)
+    proc = app.queries.require_visible(who, pid)
     svg = state_svg(app.service.workflow(proc.workflow), proc.ptype, proc.state, lang_of(request))
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, no-cache"})
 
@@ -319,15 +308,15 @@ def decision(request: Request, pid: str) -> Response:
     who = page_user(request)
     app = convenant(request)
     lang = lang_of(request)
-    require_visible(app.service, who, pid)
-    doc = show_view(app.service, pid, who.role, who.party)
+    app.queries.require_visible(who, pid)
+    doc = app.queries.show(pid, who.role, who.party)
     wf = app.service.workflow(doc["workflow"])
     names = {p["id"]: p["name"] for p in doc["parties"]}
     decisions = [{**d, "process": doc["id"]} for d in doc["decisions"]]
     decisions += [{**d, "process": c["id"]} for c in doc["children"] for d in c["decisions"]]
     return render(request, "decision.html", {"doc": doc, "decisions": decisions, "names": names,
-                                             "title": f"{word('decisions', lang)}: {doc['id']}",
-                                             "type_title": text(wf.process(doc["type"]).title, lang)}, who=who)
+                                             "title": f"{gettext('Decisions', lang)}: {doc['id']}",
+                                             "type_title": localized(wf.process(doc["type"]).title, lang)}, who=who)
 
 
 # -- history ------------------------------------------------------------------------------------------
@@ -342,23 +331,23 @@ def history(request: Request) -> Response:
     app = convenant(request)
     lang = lang_of(request)
     filters = history_filters(request)
-    procs = processes_of(app.service, who)
+    procs = processes_of(app.queries, who)
     parties = sorted({(pid, p["name"]) for r in procs if r.parent_id is None for pid, p in r.parties.items()})
     errors: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     truncated = False
     if filters["process"] and filters["process"] not in {p.id for p in procs}:
-        errors["process"] = f"no process {filters['process']!r}"
+        errors["process"] = gettext("There is no process %(process)s.", lang, process=repr(filters["process"]))
     else:
         try:
-            stream = reading.records(app.service, who, **filters)
+            stream = app.queries.records(who, **filters)
             for rec in stream:
                 if len(rows) >= HISTORY_SHOWN:
                     truncated = True
                     break
                 rows.append(rec)
         except BadInput as exc:
-            errors[exc.field or "since"] = word("bad_date", lang)
+            errors[exc.field or "since"] = gettext("not a date (like 2025-03-21)", lang)
     wfs = {p.id: app.service.workflow(p.workflow) for p in procs}
     for rec in rows:
         wf = wfs.get(root_of(rec["process"]))
@@ -367,8 +356,8 @@ def history(request: Request) -> Response:
     status = 400 if errors else 200
     return render(request, "history.html", {
         "rows": rows, "filters": filters, "errors": errors, "processes": [p.id for p in procs],
-        "parties": parties, "verdict": verify_chain(app.store), "truncated": truncated, "shown": HISTORY_SHOWN,
-        "query": query, "title": word("history", lang)}, status=status, who=who)
+        "parties": parties, "verdict": app.queries.verify(), "truncated": truncated, "shown": HISTORY_SHOWN,
+        "query": query, "title": gettext("History", lang)}, status=status, who=who)
 
 
 @router.get("/history/export")
@@ -379,10 +368,10 @@ def history_export(request: Request, format: str = "csv") -> Response:
         raise BadInput(f"format {format!r} is not one of csv, json", field="format")
     filters = history_filters(request)
     if filters["process"]:
-        require_visible(app.service, who, filters["process"])
+        app.queries.require_visible(who, filters["process"])
     from convenant.app.web.api import export_response
     stem = "convenant-history" + (f"-{filters['process'].replace('/', '-')}" if filters["process"] else "")
-    return export_response(reading.records(app.service, who, **filters), format, stem)
+    return export_response(app.queries.records(who, **filters), format, stem)
 
 
 # -- agenda and calendar feeds ------------------------------------------------------------------------
@@ -398,8 +387,8 @@ def agenda(request: Request) -> Response:
             raise BadInput(f"within {raw!r} is not a number of days", field="within")
         within = int(raw)
     today = app.service.today()
-    procs = {p.id: p for p in processes_of(app.service, who)}
-    rows = reading.deadlines(app.service, who, within=within, include_missed=True)
+    procs = {p.id: p for p in processes_of(app.queries, who)}
+    rows = app.queries.deadlines(who, within=within, include_missed=True)
     for d in rows:
         proc = procs.get(d["process"])
         wf = app.service.workflow(proc.workflow) if proc else None
@@ -413,7 +402,7 @@ def agenda(request: Request) -> Response:
     feeds = [(pid, name, f"{request.base_url}feeds/{quote(pid)}.ics?token={quote(who.token)}")
              for pid, name in feed_parties]
     return render(request, "agenda.html", {"rows": rows, "within": raw, "feeds": feeds,
-                                           "title": word("agenda", lang)}, who=who)
+                                           "title": gettext("Agenda", lang)}, who=who)
 
 
 @router.get("/feeds/{party}.ics")
@@ -421,17 +410,17 @@ def feed(request: Request, party: str, token: str | None = None) -> Response:
     """An iCalendar feed of one party's deadlines; calendar programs send no headers, so the token is in the
     query string (and the Referrer-Policy keeps it from leaking)."""
     app = convenant(request)
-    who = principal_for(app.store, token)
+    who = app.accounts.principal(token)
     if who is None:
         raise Unauthenticated("a valid token is required (?token=...)")
     if who.role == "party" and who.party != party:
         raise NotAllowed(f"a party token reads its own feed only ({who.party})", forbidden=True)
-    roots = [r for r in reading.visible_roots(app.service, who) if party in r.parties]
+    roots = [r for r in app.queries.roots(who) if party in r.parties]
     if not roots:
         raise NotFound(f"no agreement has a party {party!r}")
     lang = roots[0].parties[party].get("language", "nl")
     events = []
-    for d in reading.deadlines(app.service, who, include_missed=True):
+    for d in app.queries.deadlines(who, include_missed=True):
         root = next((r for r in roots if r.id == root_of(d["process"])), None)
         if root is None:
             continue
@@ -442,7 +431,7 @@ def feed(request: Request, party: str, token: str | None = None) -> Response:
             description=f"{d['process']}: {d['kind']}, {d['article']}; status {d['status']}",
             status=d["status"], categories=(d["article"],)))
     ics = deadline_calendar(events, now=app.service.now(),
-                            name=f"{word('deadlines', lang)}: {roots[0].parties[party]['name']}")
+                            name=f"{gettext('Deadlines', lang)}: {roots[0].parties[party]['name']}")
     return Response(ics, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{party}.ics"',
                              "Cache-Control": "private, max-age=300"})

@@ -12,7 +12,8 @@ from convenant.engine import rules
 from convenant.engine.agreements import agreement_data, read_data_file
 from convenant.engine.config import settings_from_dict
 from convenant.engine.decisions import judge, outcome, possible_outcomes, uncovered
-from convenant.engine.definitions import DecisionSpec, OutcomeRule, parse_definition
+from convenant.engine.definitions import DecisionSpec, OutcomeRule
+from convenant.engine.loading import parse_definition
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.model import Process
 from hypothesis import given, settings

@@ -7,7 +7,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from convenant.engine.definitions import load_definition
+from convenant.engine.loading import load_definition
 from convenant.engine.errors import BadInput
 from convenant.engine.machine import Machines, ProcessMachine, expand_sources
 
