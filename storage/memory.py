@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convenant.engine.errors import Conflict, NotAllowed
 from convenant.engine.model import Deadline, Notification, Process, Record
@@ -344,7 +344,7 @@ class MemoryStore:
     def _deadline_of(self, row: Row) -> Deadline:
         return _deadline({**row, "responsible": self._thaw(row["responsible"])})
 
-    def tamper(self, seq: int, **changes: Any) -> None:
+    def tamper(self, seq: int, /, **changes: Any) -> None:
         """Change a stored record behind the chain's back, for tests of the verification (as an UPDATE or a
         DELETE by hand would): `seq=None` among `changes` removes the record."""
         with self._lock:
@@ -577,4 +577,13 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return value
 
 
-__all__ = ["IntegrityError", "MemoryOutbox", "MemoryReadModels", "MemoryStore", "MemoryTokens", "MemoryTx", "OutboxRow"]
+if TYPE_CHECKING:   # mypy checks that each implementation fits its port of engine/ports.py
+    from convenant.engine import ports
+
+    def _fits(store: MemoryStore, tx: MemoryTx) -> tuple[ports.Store, ports.UnitOfWork, ports.ReadModels,
+                                                         ports.TokenStore, ports.OutboxQueue]:
+        return store, tx, MemoryReadModels(store), MemoryTokens(store), store.outbox
+
+
+__all__ = ["IntegrityError", "MemoryOutbox", "MemoryReadModels", "MemoryStore", "MemoryTokens", "MemoryTx",
+           "OutboxRow"]
