@@ -11,12 +11,13 @@ from convenant.engine.deadlines import Step, calendar_uid
 from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
 from convenant.engine.model import Deadline, Notification, Process
 
+from convenant.i18n import LANGS, N_, gettext, localized, texts
+
 if TYPE_CHECKING:
     from convenant.engine.service import Service
 
 # The first rung is a role, not a body; the DO and the BO are named by the agreement's data (level_title).
-LEVEL_NAMES = {"responsible": {"nl": "de verantwoordelijke partij en het secretariaat",
-                               "en": "the responsible party and the secretariat"}}
+LEVEL_NAMES = {"responsible": N_("the responsible party and the secretariat")}
 
 
 def governance_contacts(service: Service, root: Process, body: str) -> list[dict[str, str]]:
@@ -38,7 +39,7 @@ def level_title(service: Service, root: Process, body: str) -> dict[str, str] | 
     if not title and body in service.settings.contacts:
         title = {"nl": service.settings.contacts[body].name, "en": service.settings.contacts[body].name}
     if not title:
-        return LEVEL_NAMES.get(body) or {"nl": body.upper(), "en": body.upper()}
+        return texts(LEVEL_NAMES[body]) if body in LEVEL_NAMES else {"nl": body.upper(), "en": body.upper()}
     abbr = entry.get("abbr")
     return {lang: f"{text} ({abbr})" if abbr and abbr not in text else text for lang, text in title.items()}
 
@@ -102,7 +103,7 @@ def deadline_notifications(service: Service, wf: WorkflowDefinition, spec: Proce
     theme = root.data.get("themes", {}).get(d.subject) if d.kind == rules.PROGRESS and d.subject else None
     if d.subject:   # a deadline on one theme or government: say which
         label = (theme or {}).get("title") or {"nl": d.subject, "en": d.subject}
-        title = {lang: f"{text} - {label.get(lang) or label.get('nl')}" for lang, text in title.items()}
+        title = {lang: f"{text} - {localized(label, lang)}" for lang, text in title.items()}
     if step.kind == "reminder":
         template, who = "reminder", responsible
     else:
@@ -111,8 +112,8 @@ def deadline_notifications(service: Service, wf: WorkflowDefinition, spec: Proce
         template = "escalation" if theme is None else "progress_escalation"
         if theme is not None and body == "responsible":   # the theme's working group (Art. 1.1 iii, 1.4)
             who = responsible
-            level_name = {lang: f"{'werkgroep' if lang == 'nl' else 'working group'} {text}"
-                          for lang, text in theme["title"].items()}
+            level_name = {lang: gettext("working group %(theme)s", lang, theme=localized(theme["title"], lang))
+                          for lang in LANGS}
         else:
             who = responsible + ["secretariat"] if body == "responsible" else [body]
             level_name = level_title(service, root, body)

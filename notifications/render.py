@@ -1,5 +1,8 @@
 """Turn an outbox payload into an email: Dutch or English text, one .ics per deadline.
 
+One set of templates serves both languages: their text is English msgids translated through the gettext catalogs
+(`convenant.i18n`, `convenant/locale`) into the payload's `lang`, and dates are written by Babel.
+
 The payload is plain JSON written by the engine when it queued the notification, so rendering is a pure function
 of (payload, sender, now): rendering the same payload twice gives the same message, with the same Message-ID, which
 is what lets a retried or duplicated delivery be recognised downstream.
@@ -28,6 +31,8 @@ from typing import Any
 from convenant.notifications.ics import DeadlineEvent, deadline_calendar
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, nodes
 
+from convenant import i18n
+
 __all__ = [
     "DEFAULT_LANG",
     "LANGS",
@@ -43,20 +48,9 @@ __all__ = [
 TEMPLATES = frozenset(
     {"reminder", "missed", "escalation", "confirmation", "delivery_failed", "progress_escalation"}
 )
-LANGS = ("nl", "en")
-DEFAULT_LANG = "nl"
+LANGS = i18n.LANGS
+DEFAULT_LANG = i18n.DEFAULT_LANG
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-
-_MONTHS = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni",
-           "juli", "augustus", "september", "oktober", "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June",
-           "July", "August", "September", "October", "November", "December"),
-}
-_STATUS = {
-    "nl": {"open": "open", "met": "voldaan", "missed": "verstreken", "cancelled": "vervallen"},
-    "en": {"open": "open", "met": "met", "missed": "missed", "cancelled": "cancelled"},
-}
 
 # C0/C1 controls and the Unicode line/paragraph separators: any of them could end a header line somewhere.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -84,9 +78,7 @@ def _paragraphs(value: Any) -> str:
 
 def long_date(value: date | str, lang: str = DEFAULT_LANG) -> str:
     """A date as a civil servant writes it: '3 april 2025' in Dutch, '3 April 2025' in English."""
-    day = value if isinstance(value, date) else date.fromisoformat(value)
-    months = _MONTHS.get(lang, _MONTHS[DEFAULT_LANG])
-    return f"{day.day} {months[day.month - 1]} {day.year}"
+    return i18n.format_date(value, lang)
 
 
 def message_id(key: str, domain: str = "convenant.local") -> str:
@@ -99,13 +91,8 @@ def message_id(key: str, domain: str = "convenant.local") -> str:
 
 
 def _localized(value: Any, lang: str) -> str:
-    """Pick the wanted language from a {'nl': ..., 'en': ...} dict, falling back to Dutch, then to anything."""
-    if isinstance(value, Mapping):
-        for candidate in (value.get(lang), value.get(DEFAULT_LANG), *value.values()):
-            if candidate:
-                return one_line(candidate)
-        return ""
-    return one_line(value)
+    """A {'nl': ..., 'en': ...} text of the payload in the wanted language (i18n.localized), on one line."""
+    return one_line(i18n.localized(value, lang))
 
 
 @dataclass(frozen=True)
@@ -146,7 +133,7 @@ def _deadlines(payload: Mapping[str, Any], lang: str) -> list[DeadlineView]:
                 due_words=long_date(due, lang),
                 article=one_line(item.get("article")) or one_line(payload.get("article")),
                 status=status,
-                status_words=_STATUS.get(lang, _STATUS[DEFAULT_LANG]).get(status, status),
+                status_words=i18n.deadline_status(status, lang),
                 uid=uid,
                 sequence=_int(item.get("sequence", payload.get("sequence")), f"deadlines[{i}].sequence") or 0,
             )
@@ -171,7 +158,8 @@ def _int(value: Any, field: str) -> int | None:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    """Plain-text templates: no HTML escaping, and a typo in a template fails loudly instead of printing nothing."""
+    """Plain-text templates: no HTML escaping, and a typo in a template fails loudly instead of printing nothing.
+    Their words come from the catalogs, in the language of the context's `lang`."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=False,
@@ -180,16 +168,16 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    i18n.install(env)
     env.filters["long_date"] = long_date
     return env
 
 
 @lru_cache(maxsize=64)
-def _template(name: str, lang: str) -> Template:
-    """The template in the wanted language, or the Dutch one where that language has none (looked up once per
-    process: the loader would otherwise stat the files for every message)."""
-    langs = [lang, DEFAULT_LANG] if lang in LANGS and lang != DEFAULT_LANG else [DEFAULT_LANG]
-    return _environment().select_template([f"{code}/{name}.txt.j2" for code in langs])
+def _template(name: str, lang: str = DEFAULT_LANG) -> Template:
+    """The template of that name, looked up once per process (the loader would otherwise stat the file for every
+    message). Every language shares it: `lang` chooses nothing here, the context's `lang` picks the words."""
+    return _environment().get_template(f"{name}.txt.j2")
 
 
 def _block(template: Template, name: str, context: Mapping[str, Any]) -> str:
@@ -217,11 +205,12 @@ def _subject_names(template_name: str) -> tuple[tuple[str, tuple[str, ...] | Non
 
 
 @lru_cache(maxsize=4096)
-def _subject(template_name: str, values: tuple[tuple[str, Any], ...]) -> str:
-    """The subject block rendered once per distinct set of values it reads (the sweep sends the same reminder
-    subject to many recipients): rendering a Jinja block costs more than everything else a subject needs."""
+def _subject(template_name: str, lang: str, values: tuple[tuple[str, Any], ...]) -> str:
+    """The subject block rendered once per language and distinct set of values it reads (the sweep sends the same
+    reminder subject to many recipients): rendering a Jinja block costs more than everything else a subject needs."""
     context = {name: SimpleNamespace(**dict(value[1])) if isinstance(value, tuple) and value[:1] == (_ATTRS,)
                else value for name, value in values}
+    context["lang"] = lang
     return _TRAILING_SEPARATOR.sub("", one_line(_block(_template_by_name(template_name), "subject", context)))
 
 
@@ -260,11 +249,11 @@ def _render(payload: Mapping[str, Any], *, body: bool = True) -> Rendered:
     name = str(payload.get("template", ""))
     if name not in TEMPLATES:
         raise ValueError(f"payload field 'template' must be one of {sorted(TEMPLATES)}, not {name!r}")
+    lang = i18n.language(payload.get("lang"))  # an unknown language is Dutch
     try:
-        template = _template(name, str(payload.get("lang") or DEFAULT_LANG))
+        template = _template(name, lang)
     except TemplateNotFound as exc:
         raise ValueError(f"no template for {name!r}") from exc
-    lang = template.name.split("/", 1)[0] if template.name else DEFAULT_LANG
     deadlines = _deadlines(payload, lang)
     context: dict[str, Any] = {
         "lang": lang,
@@ -293,7 +282,7 @@ def _render(payload: Mapping[str, Any], *, body: bool = True) -> Rendered:
     }
     # Flattened again whatever the template did. The subject templates separate parts with an ASCII hyphen:
     # the stdlib folds a long header before a non-ASCII word with a doubled space, so fewer of those is better.
-    subject = _subject(template.name, _subject_values(template.name, context))
+    subject = _subject(template.name, lang, _subject_values(template.name, context))
     text = template.render(context) if body else ""  # the outbox's subject line needs no body
     return Rendered(lang=lang, subject=subject, body=text, deadlines=deadlines, context=context)
 
@@ -309,9 +298,7 @@ def _date_words(value: Any, lang: str, field: str) -> str:
 
 def _localized_text(value: Any, lang: str) -> Any:
     """Free text may be given per language like titles, but keeps its paragraphs."""
-    if isinstance(value, Mapping):
-        return value.get(lang) or value.get(DEFAULT_LANG) or next((v for v in value.values() if v), "")
-    return value
+    return i18n.localized(value, lang) if isinstance(value, Mapping) else value
 
 
 def render_subject(payload: Mapping[str, Any]) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from convenant.app.web.i18n import text
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.machine import expand_sources
+
+from convenant.i18n import localized
 
 CURRENT_FILL, CURRENT_LINE = "#ffd54f", "#e65100"
 
@@ -50,7 +51,7 @@ def _dot_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str)
                          edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#4a5568"})
     g.node("__start", "", shape="circle", width="0.15", style="filled", fillcolor="#2d3748")
     for name, state in spec.states.items():
-        label = f"{text(state.title, lang, name)}\n{state.article}"
+        label = f"{localized(state.title, lang, name)}\n{state.article}"
         attrs = {"peripheries": "2"} if state.final else {}
         if name == current:
             attrs.update(fillcolor=CURRENT_FILL, color=CURRENT_LINE, penwidth="3", fontsize="12")
@@ -112,7 +113,7 @@ def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: 
                          f'stroke="{line}"/>')
         weight = ' font-weight="bold"' if cur else ""
         parts.append(f'<text x="{x + w / 2}" y="{y + 19}" font-size="12" text-anchor="middle"{weight}>'
-                     f'{esc(text(state.title, lang, name))}</text>'
+                     f'{esc(localized(state.title, lang, name))}</text>'
                      f'<text x="{x + w / 2}" y="{y + 34}" font-size="10" text-anchor="middle" fill="#4a5568">'
                      f'{esc(state.article)}</text></g>')
     parts.append("</svg>")
