@@ -2,9 +2,7 @@
 exit codes 0 done, 2 bad input, 3 not allowed, 4 not found, 5 conflict, 1 anything else."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import sys
 from collections.abc import Callable
@@ -16,9 +14,8 @@ from convenant.engine.clock import UTC, iso_moment, local_date
 from convenant.engine.definitions import ROLES
 from convenant.engine.documents import describe_file, document_params
 from convenant.engine.errors import BadInput, ConvenantError
-
-HISTORY_COLUMNS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
-                   "recorded_at", "article", "ref", "reason", "hash"]
+from convenant.engine.history import to_csv
+from convenant.engine.pipeline import TriggerRequest
 
 
 class Ctx:
@@ -314,8 +311,8 @@ def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, part
     data: dict[str, Any] = dict(values)
     for key in document_params(app.workflows, trigger) & set(values):
         data[key] = describe_file(values[key], key)   # the file is read here; only its description is kept
-    fired = app.service.fire(process_id, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
-                             reason=reason, data=data, expected_version=expect_version)
+    fired = app.service.fire(TriggerRequest(process_id, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
+                                            reason=reason, data=data, expected_version=expect_version))
     out = fired.as_dict()
     ctx.out(out, lambda: f"{fired.process}: {fired.trigger} {fired.source} -> {fired.dest} (record {fired.seq})"
             + (f"\ncreated {fired.created}" if fired.created else "")
@@ -352,12 +349,7 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
     if fmt == "json":
         text = json.dumps(list(rows), ensure_ascii=False, indent=2)
     elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow(r)
-        text = buf.getvalue().rstrip("\n")
+        text = to_csv(rows).rstrip("\n")
     else:
         text = table([{**r, "hash": r["hash"][:12], "mail": _mail_summary(r.get("notifications") or [])}
                       for r in rows],

@@ -10,6 +10,8 @@ from convenant.app.web import reading
 from convenant.app.web.auth import Unauthenticated, bearer
 from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.errors import BadInput, NotAllowed
+from convenant.engine.history import csv_chunks
+from convenant.engine.pipeline import TriggerRequest
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -129,8 +131,8 @@ def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
                              forbidden=True, process=process_id, trigger=trigger)
         party = who.party
     data = {k: ",".join(str(i) for i in v) if isinstance(v, list) else str(v) for k, v in body.data.items()}
-    fired = service.fire(process_id, trigger, actor=who.name, role=who.role, party=party, on=body.on,
-                         ref=body.ref, reason=body.reason, data=data, expected_version=expected)
+    fired = service.fire(TriggerRequest(process_id, trigger, actor=who.name, role=who.role, party=party, on=body.on,
+                                        ref=body.ref, reason=body.reason, data=data, expected_version=expected))
     out = fired.as_dict()
     proc = queries.find(process_id)
     out["version"] = proc.version if proc else None
@@ -159,7 +161,7 @@ def audit_export(request: Request, format: Literal["json", "csv"] = Query("json"
 
 def export_response(rows, fmt: str, stem: str) -> StreamingResponse:
     if fmt == "csv":
-        return StreamingResponse(reading.as_csv(rows), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(csv_chunks(rows), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
     return StreamingResponse(reading.as_json(rows), media_type="application/json",
                              headers={"Content-Disposition": f'attachment; filename="{stem}.json"'})
