@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from convenant.app.web import api, pages
-from convenant.engine.errors import ConvenantError
+from convenant.engine.errors import BadInput, ConvenantError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -43,14 +43,12 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     """The FastAPI application over a bootstrap.App; `scheduler=False` for tests that drive the clock."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(web: FastAPI) -> AsyncIterator[None]:
         worker = None
         if scheduler:
             from convenant.engine.scheduler import Worker
-            kwargs: dict[str, Any] = {"interval_seconds": app.settings.scheduler.interval_seconds}
-            if hasattr(app.settings.scheduler, "batch_size"):
-                kwargs["batch"] = app.settings.scheduler.batch_size
-            worker = Worker(app.service, app.dispatcher(), **kwargs)
+            worker = Worker(app.service, app.dispatcher(), interval_seconds=app.settings.scheduler.interval_seconds,
+                            batch=app.settings.scheduler.batch_size)
             worker.start()
         web.state.worker = worker
         try:
@@ -62,74 +60,82 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     web = FastAPI(title="convenant", version="1", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
     web.state.convenant = app
+    web.state.worker = None
+    _error_handlers(web)
+    web.middleware("http")(security_headers)
+    web.include_router(api.router)
+    web.include_router(pages.router)
+    web.mount("/static", StaticFiles(directory=STATIC), name="static")
+    web.openapi = lambda: openapi(web)  # type: ignore[method-assign]
+    return web
 
-    @web.exception_handler(ConvenantError)
-    async def convenant_error(request: Request, exc: ConvenantError) -> Response:
+
+def _error_handlers(web: FastAPI) -> None:
+    """The engine's errors keep their classes over HTTP (JSON for the API and feeds, a page for people)."""
+
+    async def convenant_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ConvenantError)
         if is_api(request) or request.url.path.startswith("/feeds/"):
             headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
             return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
         return pages.error_page(request, exc)
 
-    @web.exception_handler(pages.LoginRequired)
-    async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
+    async def login_required(request: Request, exc: Exception) -> Response:
         return pages.to_login(request)
 
-    @web.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         """Bad input is 400 with the field named, as on the command line (not FastAPI's 422)."""
+        assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        from convenant.engine.errors import BadInput
         return await convenant_error(request, BadInput(message, field=field))
 
-    @web.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         if is_api(request):
             return JSONResponse({"error": kind, "reason": str(exc.detail), "message": str(exc.detail),
                                  "article": None}, status_code=exc.status_code, headers=exc.headers)
         return pages.plain_error(request, exc.status_code)
 
-    @web.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "error", "reason": "internal error", "message": "internal error",
                              "article": None}, status_code=500)
 
-    @web.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not is_api(request) and request.url.path != "/api/docs":
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Content-Security-Policy",
-                                        "default-src 'self'; img-src 'self'; style-src 'self'; "
-                                        "form-action 'self'; frame-ancestors 'none'")
-        return response
+    web.add_exception_handler(ConvenantError, convenant_error)
+    web.add_exception_handler(pages.LoginRequired, login_required)
+    web.add_exception_handler(RequestValidationError, validation_error)
+    web.add_exception_handler(StarletteHTTPException, http_error)
+    web.add_exception_handler(Exception, unexpected)
 
-    web.include_router(api.router)
-    web.include_router(pages.router)
-    web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    web.state.worker = None
 
-    def openapi() -> dict[str, Any]:
-        """FastAPI documents 422 for every validated route; this API answers 400 instead, so say that."""
-        if web.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-            doc = get_openapi(title=web.title, version=web.version, description=web.description, routes=web.routes)
-            for path in doc.get("paths", {}).values():
-                for operation in path.values():
-                    operation.get("responses", {}).pop("422", None)
-            for name in ("HTTPValidationError", "ValidationError"):
-                doc.get("components", {}).get("schemas", {}).pop(name, None)
-            web.openapi_schema = doc
-        return web.openapi_schema
+async def security_headers(request: Request, call_next):
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not is_api(request) and request.url.path != "/api/docs":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self'; style-src 'self'; "
+                                    "form-action 'self'; frame-ancestors 'none'")
+    return response
 
-    web.openapi = openapi  # type: ignore[method-assign]
-    return web
+
+def openapi(web: FastAPI) -> dict[str, Any]:
+    """FastAPI documents 422 for every validated route; this API answers 400 instead, so say that."""
+    if web.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+        doc = get_openapi(title=web.title, version=web.version, description=web.description, routes=web.routes)
+        for path in doc.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            doc.get("components", {}).get("schemas", {}).pop(name, None)
+        web.openapi_schema = doc
+    return web.openapi_schema
 
 
 def serve(app, host: str, port: int) -> None:
