@@ -67,11 +67,11 @@ def test_secretariat_records_signatures_and_publication(page, site):
 
     for party in ("ienw", "ipo", "uvw", "vng"):
         fire(page, "sign", party=party)
-        assert page.locator(f"tr[data-party='{party}'] td.signed").inner_text() == "2025-03-20"
+        assert page.locator(f"tr[data-party='{party}'] td.signed").inner_text() == "20 maart 2025"  # dates in words
     assert state(page) == "signed"
     # the represented ministries count as signed through ienw
-    assert page.locator("tr[data-party='ez'] td.signed").inner_text() == "2025-03-20"
-    assert "2025-03-21" in page.locator(".facts").inner_text()
+    assert page.locator("tr[data-party='ez'] td.signed").inner_text() == "20 maart 2025"
+    assert "21 maart 2025" in page.locator(".facts").inner_text()
 
     fire(page, "publish")  # no reference: refused beside the reference field
     assert page.locator("#action-publish .has-error #publish-ref").is_visible()
@@ -139,7 +139,7 @@ def test_party_acts_for_itself_and_sees_the_decision_page(page, site):
     page.goto(site.url + "/processes/krachtenbundeling")
     assert page.locator("#action-sign form [name='party']").count() == 0  # a party signs for itself only
     fire(page, "sign")
-    assert page.locator("tr[data-party='ipo'] td.signed").inner_text() == "2025-03-20"
+    assert page.locator("tr[data-party='ipo'] td.signed").inner_text() == "20 maart 2025"
     assert page.locator("#action-sign").count() == 0
 
     for party in ("ienw", "uvw", "vng"):
