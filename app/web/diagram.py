@@ -7,24 +7,11 @@ import html
 from collections import defaultdict
 
 from convenant.engine.definitions import WorkflowDefinition
-from convenant.engine.machine import expand_sources
+from convenant.engine.diagram import state_changes
 
 from convenant.i18n import localized
 
 CURRENT_FILL, CURRENT_LINE = "#ffd54f", "#e65100"
-
-
-def edges(wf: WorkflowDefinition, ptype: str) -> list[tuple[str, str, str, bool]]:
-    """(source, dest, trigger, automatic-only) for every transition that changes state."""
-    spec = wf.process(ptype)
-    out: list[tuple[str, str, str, bool]] = []
-    for trig in spec.triggers:
-        dests = [b.dest for b in trig.branches] + ([trig.dest] if trig.dest else [])
-        for src in expand_sources(wf, trig.source):
-            for dest in dict.fromkeys(dests):
-                if dest != src and (src, dest, trig.name, not trig.manual) not in out:
-                    out.append((src, dest, trig.name, not trig.manual))
-    return out
 
 
 _CACHE: dict[tuple, str] = {}
@@ -57,24 +44,24 @@ def _dot_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str)
             attrs.update(fillcolor=CURRENT_FILL, color=CURRENT_LINE, penwidth="3", fontsize="12")
         g.node(name, label, tooltip=name, id=f"state-{name}", **attrs)
     g.edge("__start", spec.initial)
-    for src, dest, trig, auto in edges(wf, ptype):
-        g.edge(src, dest, label=trig, style="dashed" if auto else "solid")
+    for edge in state_changes(wf, ptype):   # the walk the Mermaid text takes too (engine/diagram.py)
+        g.edge(edge.source, edge.dest, label=edge.trigger, style="dashed" if edge.automatic else "solid")
     return g.pipe(format="svg", encoding="utf-8")
 
 
 def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str) -> str:
     """Layers by distance from the initial state, left to right; straight arrows labelled with the trigger."""
     spec = wf.process(ptype)
-    links = edges(wf, ptype)
+    links = state_changes(wf, ptype)
     rank = {spec.initial: 0}
     frontier = [spec.initial]
     while frontier:
         nxt = []
         for node in frontier:
-            for src, dest, _, _ in links:
-                if src == node and dest not in rank:
-                    rank[dest] = rank[node] + 1
-                    nxt.append(dest)
+            for link in links:
+                if link.source == node and link.dest not in rank:
+                    rank[link.dest] = rank[node] + 1
+                    nxt.append(link.dest)
         frontier = nxt
     for name in spec.states:
         rank.setdefault(name, max(rank.values()) + 1)
@@ -91,16 +78,16 @@ def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: 
              f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4a5568"/></marker></defs>']
-    for src, dest, trig, auto in links:
-        (x1, y1), (x2, y2) = pos[src], pos[dest]
+    for link in links:
+        (x1, y1), (x2, y2) = pos[link.source], pos[link.dest]
         forward = x2 > x1
         sx, ex = (x1 + w, x2) if forward else (x1, x2 + w) if x2 < x1 else (x1 + w / 2, x2 + w / 2)
         sy, ey = (y1 + h / 2, y2 + h / 2) if x1 != x2 else ((y1 + h, y2) if y2 > y1 else (y1, y2 + h))
-        dash = ' stroke-dasharray="4 3"' if auto else ""
+        dash = ' stroke-dasharray="4 3"' if link.automatic else ""
         parts.append(f'<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" stroke="#4a5568"{dash} '
                      f'marker-end="url(#arrow)"/>')
         parts.append(f'<text x="{(sx + ex) / 2}" y="{(sy + ey) / 2 - 3}" font-size="9" text-anchor="middle" '
-                     f'fill="#2d3748">{esc(trig)}</text>')
+                     f'fill="#2d3748">{esc(link.trigger)}</text>')
     for name, state in spec.states.items():
         x, y = pos[name]
         cur = name == current
