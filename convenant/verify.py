@@ -93,7 +93,8 @@ Consistency proof (``convenant audit consistency --from SIZE1 --to SIZE2``)
     {"from": 10, "to": 57,                       optional; if present, the sizes of the two checkpoints
      "proof": ["<64 hex>", ...]}                 RFC 9162 §2.1.4.1 PROOF(from, D[to])
 
-Note files may have CRLF line ends (as mail programs save them); they are read as LF.
+A note file (``--checkpoint``, ``OLD_NOTE``, ``NEW_NOTE``) holds the note text - CRLF line ends, as mail programs
+may save them, are read as LF - or the JSON of ``convenant audit checkpoint --json`` (field ``note``).
 """
 from __future__ import annotations
 
@@ -237,8 +238,11 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
 
 # -- records ----------------------------------------------------------------------------------------------
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as e:        # NaN, a lone surrogate, a value JSON does not have
+        raise BadInput(f"not serialisable as canonical JSON ({e})") from None
 
 
 def record_leaf_input(record: Mapping[str, Any]) -> bytes:
@@ -396,11 +400,8 @@ def _get(obj: Mapping[str, Any], key: str, kind: type, where: str, required: boo
 
 
 def _hex32(value: Any, where: str) -> bytes:
-    if isinstance(value, str) and len(value) == 64:
-        try:
-            return bytes.fromhex(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
+        return bytes.fromhex(value)
     raise BadInput(f"{where}: not a SHA-256 hash (64 hex digits)")
 
 
@@ -414,6 +415,13 @@ def _object(doc: Any, where: str, fmt: str | None = None) -> dict[str, Any]:
 
 def _hashes(obj: dict[str, Any], key: str, where: str) -> list[bytes]:
     return [_hex32(h, f"{where}.{key}[{i}]") for i, h in enumerate(_get(obj, key, list, where))]
+
+
+def _leaf_of(record: dict[str, Any], where: str) -> bytes:
+    try:
+        return record_leaf_hash(record)
+    except BadInput as e:
+        raise BadInput(f"{where}: {e}") from None
 
 
 # -- the three checks -------------------------------------------------------------------------------------
@@ -492,7 +500,7 @@ class _Walk:
         prev, own = (_get(record, k, str, label) for k in ("prev_hash", "hash"))
         if record.get("redacted") is True:
             self.redacted.append(seq)
-        elif record_leaf_hash(record) != given:
+        elif _leaf_of(record, label) != given:
             raise Invalid(f"{name}: its content does not match its leaf hash (the record was changed)")
         if seq in self.seqs:
             raise Invalid(f"{name}: seq {seq} is in the log twice")
@@ -582,7 +590,7 @@ def verify_receipt(doc: Any, key: VerifierKey, where: str = "receipt") -> tuple[
     name = f"record seq {record.get('seq')}"
     if record.get("redacted") is True:
         raise Invalid(f"{name}: the receipt holds a redacted record, whose content cannot be checked")
-    leaf = record_leaf_hash(record)
+    leaf = _leaf_of(record, f"{where}.record")
     if given_hash is not None and given_hash != leaf:
         raise Invalid(f"{name}: its content does not match the receipt's leaf hash (the record was changed)")
     if tree_size is not None and tree_size != cp.size:
@@ -629,7 +637,12 @@ def _read_text(path: str) -> str:
 
 
 def _read_note(path: str) -> str:
-    return _read_text(path).replace("\r\n", "\n")
+    """A note file: the note text (CRLF read as LF), or the JSON of `convenant audit checkpoint --json`."""
+    text = _read_text(path)
+    if text.lstrip().startswith("{"):
+        note = _get(_object(_read_json(path), path), "note", str, path)
+        return str(note)
+    return text.replace("\r\n", "\n")
 
 
 def _no_constant(name: str) -> Any:
@@ -643,6 +656,8 @@ def _read_json(path: str) -> Any:
         raise BadInput(f"{path}: not JSON ({e})") from None
     except json.JSONDecodeError as e:
         raise BadInput(f"{path}: not JSON ({e.msg}, line {e.lineno} column {e.colno})") from None
+    except RecursionError:
+        raise BadInput(f"{path}: nested too deeply") from None
 
 
 def load_key(arg: str) -> VerifierKey:

@@ -137,6 +137,18 @@ def test_a_valid_log_with_kept_checkpoints(tmp_path, capsys):
     assert "2025-03-13T10:00:00+00:00" in out                                  # the latest checkpoint's time
 
 
+def test_an_empty_log(tmp_path, capsys):
+    empty = signing.sign_checkpoint(PUBLISHED, ORIGIN, 0, verify.EMPTY_ROOT)
+    doc = {"records": [], "checkpoints": [{"note": empty}]}
+    code, out = check_log(tmp_path, capsys, doc, empty)
+    assert code == 0 and "valid: 0 records" in out, out
+    code, out = check_log(tmp_path, capsys, doc, LOG.notes[4])
+    assert code == 3 and "covers 4 records but the log holds 0" in out
+    wrong = signing.sign_checkpoint(PUBLISHED, ORIGIN, 0, LOG.tree.root(4))
+    code, out = check_log(tmp_path, capsys, {"records": [], "checkpoints": [{"note": wrong}]})
+    assert code == 3 and "does not match an empty log" in out
+
+
 def test_the_key_as_text_as_a_file_and_as_keys_show_json(tmp_path, capsys):
     export = write(tmp_path, "export.json", LOG.export())
     key_file = write(tmp_path, "key.pub", VKEY + "\n")
@@ -167,6 +179,18 @@ def test_note_files_saved_with_crlf_line_ends(tmp_path, capsys):
     code, out = run(capsys, "log", write(tmp_path, "e.json", LOG.export()), "--key", VKEY,
                     "--checkpoint", write(tmp_path, "mail.txt", crlf))
     assert code == 0, out
+
+
+def test_a_checkpoint_kept_as_the_json_of_audit_checkpoint(tmp_path, capsys):
+    shown = write(tmp_path, "cp.json", {"size": 8, "root": LOG.tree.root(8).hex(), "note": LOG.notes[8]})
+    code, out = run(capsys, "log", write(tmp_path, "e.json", LOG.export()), "--key", VKEY, "--checkpoint", shown)
+    assert code == 0 and "1 kept checkpoints" in out, out
+    code, out = run(capsys, "consistency", shown, write(tmp_path, "new.txt", LOG.notes[12]),
+                    "--proof", write(tmp_path, "p.json", LOG.consistency(8, 12)), "--key", VKEY)
+    assert code == 0, out
+    code, out = run(capsys, "log", write(tmp_path, "e.json", LOG.export()), "--key", VKEY,
+                    "--checkpoint", write(tmp_path, "bad.json", {"size": 8}))
+    assert code == 2 and "bad.json.note: missing" in out
 
 
 def test_a_redacted_record_is_bound_by_its_leaf_hash_only(tmp_path, capsys):
@@ -423,6 +447,9 @@ BAD_EXPORTS: list[tuple[str, Any, str]] = [
     ("garbage-note", {**LOG.export(), "checkpoints": [{"note": "hello"}]}, "not a signed note"),
     ("nan", b'{"records": [], "checkpoints": [], "x": NaN}', "NaN is not a JSON value"),
     ("format", {**LOG.export(), "format": "something-else"}, "format: 'something-else' is not"),
+    ("lone-surrogate", json.dumps({**LOG.export(), "records": [{**LOG.export()["records"][0], "reason": "\ud800"}]}),
+     "records[0]: not serialisable as canonical JSON"),
+    ("deep", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ]
 
 
@@ -448,6 +475,10 @@ def test_other_bad_input(tmp_path, capsys):
     del receipt["inclusion_proof"]
     code, out = run(capsys, "receipt", write(tmp_path, "r.json", receipt), "--key", VKEY)
     assert code == 2 and "r.json.inclusion_proof: missing" in out
+    receipt = LOG.receipt(3)
+    receipt["inclusion_proof"][1] = " ".join(receipt["inclusion_proof"][1][i:i + 2] for i in range(0, 44, 2))[:64]
+    code, out = run(capsys, "receipt", write(tmp_path, "r.json", receipt), "--key", VKEY)
+    assert code == 2 and "r.json.inclusion_proof[1]: not a SHA-256 hash" in out      # 64 characters, not 32 bytes
     receipt = LOG.receipt(3)
     receipt["inclusion_proof"][0] = 7
     code, out = run(capsys, "receipt", write(tmp_path, "r.json", receipt), "--key", VKEY)
