@@ -5,22 +5,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from convenant.engine.contacts import Contact, EmailAddress
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import BadInput
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-
-class Contact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    email: str
-    language: Literal["nl", "en"] = "nl"
-
-    @model_validator(mode="after")
-    def _address(self) -> Contact:
-        if "@" not in self.email or any(c in self.email for c in "\r\n <>,;"):
-            raise ValueError(f"{self.email!r} is not an email address")
-        return self
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class PartyIn(BaseModel):
@@ -59,7 +47,7 @@ class Body(BaseModel):
     name_en: str | None = None
     abbr: str | None = None          # "DO", "BO": how the ladder's emails name the body
     article: str | None = None
-    email: str | None = None
+    email: EmailAddress | None = None
     language: Literal["nl", "en"] = "nl"
     contacts: list[Contact] = Field(default_factory=list)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from convenant.engine.contacts import Contact
 from convenant.engine.errors import BadInput
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -119,12 +120,6 @@ class Web(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     secure_cookies: bool = False
-
-
-class Contact(Strict):
-    name: str
-    email: str
-    language: Literal["nl", "en"] = "nl"
 
 
 class Settings(Strict):

@@ -12,6 +12,7 @@ from typing import Any
 
 from convenant.engine import decisions as decision_rules
 from convenant.engine.config import Settings
+from convenant.engine.contacts import email_address
 from convenant.engine.dates import add_days, add_months, apply_calendar
 from convenant.engine.definitions import DateExpr, ProcessSpec, TriggerSpec, WorkflowDefinition
 from convenant.engine.errors import BadInput, NotAllowed
@@ -304,9 +305,8 @@ def validate_theme_values(params: dict[str, Any], root: Process) -> None:
             raise BadInput(f"commitments: theme {params['theme']} has no commitment "
                            f"{', '.join(map(str, unknown))} (it has {', '.join(map(str, known)) or 'none'})",
                            field="commitments")
-    email = params.get("email")
-    if email is not None and ("@" not in email or any(c in email for c in "\r\n <>,;")):
-        raise BadInput(f"email: {email!r} is not an email address", field="email")
+    if params.get("email") is not None:
+        email_address(params["email"], "email")
 
 
 def _open_rows(act: Act, kind: str, subject: str) -> list[Deadline]:
