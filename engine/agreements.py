@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from convenant.engine.contacts import Contact, EmailAddress
 from convenant.engine.definitions import WorkflowDefinition
-from convenant.engine.errors import BadInput
+from convenant.engine.errors import BadInput, invalid
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
@@ -103,9 +103,7 @@ def agreement_data(wf: WorkflowDefinition, raw: dict[str, Any]) -> dict[str, Any
     try:
         data = AgreementData.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise BadInput(f"agreement data: field {field!r}: {first['msg']}", field=field) from None
+        raise invalid(exc, "agreement data") from None
     if data.workflow and data.workflow != wf.name:
         raise BadInput(f"the data file is for workflow {data.workflow!r}, not {wf.name!r}", field="workflow")
     parties = {}

@@ -1,6 +1,11 @@
 """One root error; each subclass maps to one exit code of INTERFACE.md (and one HTTP status)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class ConvenantError(Exception):
     exit_code = 1
@@ -37,6 +42,14 @@ class BadInput(ConvenantError):
     exit_code = 2
     http_status = 400
     kind = "bad_input"
+
+
+def invalid(exc: ValidationError, source: str, *, prefix: str = "") -> BadInput:
+    """The first problem pydantic found in a file, as bad input that names the field by its dotted place in it
+    (`parties.0.contacts.1.email`); `prefix` is the place of a part that was validated on its own."""
+    first = exc.errors()[0]
+    field = ".".join(part for part in (prefix, *map(str, first["loc"])) if part)
+    return BadInput(f"{source}: field {field!r}: {first['msg']}", field=field)
 
 
 class NotAllowed(ConvenantError):

@@ -22,7 +22,7 @@ from convenant.engine.definitions import (
     TriggerSpec,
     WorkflowDefinition,
 )
-from convenant.engine.errors import BadInput
+from convenant.engine.errors import BadInput, invalid
 from pydantic import ValidationError
 
 Problem = tuple[str, str]          # (field path, message)
@@ -43,9 +43,7 @@ def parse_definition(raw: dict, source: str) -> WorkflowDefinition:
     try:
         wf = WorkflowDefinition.model_validate({**raw, "source_file": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise BadInput(f"{source}: field {field!r}: {first['msg']}", field=field) from None
+        raise invalid(exc, source) from None
     for field, message in check_references(wf):
         raise BadInput(f"{source}: field {field!r}: {message}", field=field)
     return wf
