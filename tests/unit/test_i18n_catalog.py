@@ -53,17 +53,23 @@ def _fragments(text: str) -> list[str]:
 
 
 @cache
+def _vocabulary(lang: str) -> frozenset[str]:
+    """Every word the catalog writes in `lang`: the msgids for English, the translations for Dutch."""
+    texts = [form for m in messages("nl") for form in _forms(m.id if lang == "en" else m.string)]
+    return frozenset(word for text in texts for word in re.findall(r"\w+", _PLACEHOLDER.sub(" ", text)))
+
+
+@cache
 def telltales(lang: str) -> tuple[tuple[str, str], ...]:
     """(fragment, msgid) pairs that betray a text as not written in `lang`: for Dutch, the English words of every
-    msgid whose Dutch translation differs; for English, the Dutch words of every translation. A word the two
-    languages share in that message ("record", "Art. 5.1") betrays nothing."""
+    msgid whose Dutch translation differs; for English, the Dutch words of every translation. A fragment the
+    language itself writes somewhere betrays nothing: "record" in "Keten intact: 7 records", the Dutch word "met"
+    beside the English status "met", "Status" in both."""
+    own = _vocabulary(lang)
     out = []
     for m in messages("nl"):
-        english = [f for form in _forms(m.id) for f in _fragments(form)]
-        dutch = [f for form in _forms(m.string) for f in _fragments(form)]
-        foreign, own = (english, dutch) if lang == "nl" else (dutch, english)
-        for fragment in foreign:
-            if not any(fragment in word for word in own):
+        for fragment in (f for form in _forms(m.id if lang == "nl" else m.string) for f in _fragments(form)):
+            if not set(re.findall(r"\w+", fragment)) <= own:
                 out.append((fragment, m.id if isinstance(m.id, str) else m.id[0]))
     return tuple(dict.fromkeys(out))
 
@@ -128,6 +134,8 @@ def test_the_check_finds_english_in_dutch_and_dutch_in_english() -> None:
     assert ("Kind regards", "Kind regards,") in foreign_words("Met vriendelijke groet,\nKind regards,", "nl")
     assert ("Met vriendelijke groet", "Kind regards,") in foreign_words("Met vriendelijke groet,", "en")
     assert foreign_words("Chain intact: 7 records", "en") == []      # "record" is a word of both
+    assert foreign_words("Toestandsdiagram met de huidige status", "nl") == []   # "met" is Dutch too
+    assert ("Deadline missed", "Deadline missed - %(agreement)s%(article)s") in foreign_words("Deadline missed", "nl")
     assert foreign_words("Recordings", "nl") == []                   # whole words only
 
 
