@@ -17,6 +17,8 @@ from convenant.engine.errors import BadInput, ConvenantError
 from convenant.engine.history import to_csv
 from convenant.engine.pipeline import TriggerRequest
 
+from convenant.i18n import DEFAULT_LANG, localized
+
 
 class Ctx:
     def __init__(self, config: str | None, as_json: bool) -> None:
@@ -138,7 +140,7 @@ def workflows(click_ctx: click.Context) -> None:
 def _list_workflows(ctx: Ctx) -> None:
     import convenant.workflows as registry
     defs = registry.load_all()
-    rows = [{"name": wf.name, "version": wf.version, "title": wf.title.get("nl"), "article": wf.article,
+    rows = [{"name": wf.name, "version": wf.version, "title": localized(wf.title, DEFAULT_LANG), "article": wf.article,
              "processes": list(wf.processes)} for wf in defs.values()]
     ctx.out(rows, lambda: table(rows, ["name", "version", "title"]))
 
@@ -166,9 +168,9 @@ def workflows_show(ctx: Ctx, name: str, diagram: str | None) -> None:
 
 
 def describe_workflow(wf) -> str:
-    lines = [f"{wf.name} (version {wf.version}): {wf.title.get('nl')}"]
+    lines = [f"{wf.name} (version {wf.version}): {localized(wf.title, DEFAULT_LANG)}"]
     for pname, proc in wf.processes.items():
-        lines.append(f"\n[{pname}] {proc.title.get('en')} ({proc.article})")
+        lines.append(f"\n[{pname}] {localized(proc.title, 'en')} ({proc.article})")
         lines.append("  states: " + ", ".join(f"{s}{' (final)' if st.final else ''}"
                                               for s, st in proc.states.items()))
         for t in proc.triggers:
