@@ -13,7 +13,10 @@ from convenant.engine.dates import CalendarRule
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ROLES = ("secretariat", "party", "auditor")
-Text = dict[str, str]  # {"nl": ..., "en": ...}
+# Text of a definition, in both languages: `title = { nl = "...", en = "..." }` in the TOML. This is THE way a
+# definition carries language (the code's own words are gettext msgids instead); read it with
+# convenant.i18n.localized(text, lang), which falls back to Dutch. See README.md, section Translation.
+Text = dict[str, str]
 
 
 class Strict(BaseModel):
