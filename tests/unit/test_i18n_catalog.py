@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -218,3 +222,34 @@ def test_one_jinja_environment_speaks_the_language_of_its_context() -> None:
     assert template.render(lang="en", **context).startswith("Sign in · Dear &lt;b&gt;Zoë&lt;/b&gt;, · Deadlines:")
     assert "3 April 2025, 08:00 · Publication · missed" in template.render(lang="en", **context)
     assert "Inloggen" in template.render(**context)                    # no language given: Dutch
+
+
+def test_the_readme_commands_reproduce_the_catalogs(tmp_path: Path) -> None:
+    """README.md, section Translation, run as written on a copy of the sources: the catalogs come out as committed
+    (apart from the extraction date), so the commands are the ones that made them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("\n## Translation\n")
+    section = readme[start:readme.index("\n## ", start + 5)]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    lines = [line for line in block.replace("\\\n", " ").splitlines() if line.strip() and not line.startswith("#")]
+    assert [shlex.split(line)[:2] for line in lines] == [["pybabel", "extract"], ["pybabel", "update"],
+                                                          ["pybabel", "compile"]]
+    for folder in ("app", "engine", "notifications", "storage", "convenant"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "babel.cfg", tmp_path / "babel.cfg")
+    pybabel = str(Path(sys.executable).with_name("pybabel"))
+    for line in lines:
+        subprocess.run([pybabel, *shlex.split(line)[1:]], cwd=tmp_path, check=True, capture_output=True)
+
+    def same(path: Path) -> bytes:   # the extraction date and Babel's version may differ
+        return re.sub(rb'"(POT-Creation-Date|Generated-By): [^"]*"', b"", path.read_bytes())
+
+    def compiled(path: Path) -> dict:
+        with path.open("rb") as fh:
+            return {(_key(m.id), m.context): _key(m.string) for m in read_mo(fh) if m.id}
+    made = tmp_path / "convenant" / "locale"
+    for name in ("messages.pot", "nl/LC_MESSAGES/messages.po", "en/LC_MESSAGES/messages.po"):
+        assert same(made / name) == same(LOCALE / name), f"{name} is not current ({FIX})"
+    for lang in ("nl", "en"):
+        name = f"{lang}/LC_MESSAGES/messages.mo"
+        assert compiled(made / name) == compiled(LOCALE / name), f"{name} is not current ({FIX})"
