@@ -30,17 +30,19 @@ from typing import TYPE_CHECKING, Any
 
 from convenant.engine.errors import Conflict, NotAllowed
 from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.storage.outbox import OutboxRow
 from convenant.storage.store import (
     GENESIS,
-    HISTORY_FIELDS,
     RECORD_FORMAT,
     _deadline,
     _deadline_values,
     _process,
     aware,
+    check_chain,
     hashed_fields,
     naive,
     record_hash,
+    record_view,
 )
 
 Row = dict[str, Any]
@@ -415,26 +417,9 @@ class MemoryReadModels:
             yield {**record, "notifications": found.get(record["seq"], [])}
 
     def verify_chain(self) -> dict[str, Any]:
-        """Recompute every hash in order (as storage/queries.py verify_chain)."""
-        prev, expected, count = GENESIS, 1, 0
-        for row in sorted(self.store._rows("records"), key=lambda r: r["seq"]):
-            problem = None
-            if row["seq"] != expected:
-                problem = f"record {expected} is missing (next is {row['seq']})"
-            elif row["prev_hash"] != prev:
-                problem = "its link to the previous record does not match"
-            elif record_hash(hashed_fields(row), prev) != row["hash"]:
-                problem = "its content does not match its hash (edited)"
-            if problem:
-                return {"intact": False, "records": count, "first_bad": min(row["seq"], expected),
-                        "problem": problem}
-            prev, expected, count = row["hash"], expected + 1, count + 1
-        head = self.store._rows("chain_head").get(1)
-        if head and (head["seq"] != count or head["hash"] != prev):
-            return {"intact": False, "records": count, "first_bad": count + 1,
-                    "problem": f"the chain head says {head['seq']} records but {count} were found (records "
-                               f"removed at the end)"}
-        return {"intact": True, "records": count, "head": prev}
+        """Recompute every hash in order, judged as the SQL store judges it (storage.store.check_chain)."""
+        return check_chain(sorted(self.store._rows("records"), key=lambda r: r["seq"]),
+                           lambda: self.store._rows("chain_head").get(1))
 
     def refusals(self, limit: int = 200) -> list[dict[str, Any]]:
         rows = sorted(self.store._rows("refusals"), key=lambda r: r["id"], reverse=True)[:limit]
@@ -480,20 +465,6 @@ class MemoryTokens:
             if row["hash"] == wanted and row["revoked_at"] is None:
                 return dict(row)
         return None
-
-
-@dataclass
-class OutboxRow:
-    id: int
-    key: str
-    process_id: str
-    root_id: str
-    to_addr: str
-    to_name: str
-    subject: str
-    payload: dict[str, Any]
-    attempts: int
-    kind: str
 
 
 class MemoryOutbox:
@@ -558,13 +529,6 @@ class MemoryOutbox:
                                                         "attempts": r["attempts"], "kind": r["kind"],
                                                         "sent_at": sent})
         return out
-
-
-def record_view(row: Row) -> dict[str, Any]:
-    out = {k: row[k] for k in HISTORY_FIELDS}
-    out["data"] = json.loads(row["data"]) if row["data"] else {}
-    out["prev_hash"] = row["prev_hash"]
-    return out
 
 
 def token_hash(token: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -13,15 +12,13 @@ import sqlalchemy as sa
 from convenant.engine.model import Deadline, Process
 from convenant.storage import tables as t
 from convenant.storage.store import (
-    GENESIS,
-    HISTORY_FIELDS,
     SqlStore,
     _deadline,
     _process,
     aware,
-    hashed_fields,
+    check_chain,
     naive,
-    record_hash,
+    record_view,
 )
 
 PAGE = 1000
@@ -75,44 +72,24 @@ def history(store: SqlStore, process_id: str | None = None, *, include_children:
         last = rows[-1]["seq"]
 
 
-def record_view(row: Any) -> dict[str, Any]:
-    out = {k: row[k] for k in HISTORY_FIELDS}
-    out["data"] = json.loads(row["data"]) if row["data"] else {}
-    out["prev_hash"] = row["prev_hash"]
-    return out
-
-
 def verify_chain(store: SqlStore) -> dict[str, Any]:
-    """Recompute every hash in order. Finds an edited record (its hash), a removed or reordered one (the
-    sequence and the previous hash) and a removed tail (the chain head)."""
-    prev, expected, count = GENESIS, 1, 0
-    last = 0
-    while True:
+    """Recompute every hash in order (storage.store.check_chain), reading the records page by page."""
+    def pages() -> Iterator[Any]:
+        last = 0
+        while True:
+            with store.reading() as conn:
+                rows = conn.execute(sa.select(t.records).where(t.records.c.seq > last)
+                                    .order_by(t.records.c.seq).limit(PAGE)).mappings().all()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["seq"]
+
+    def head() -> Any:
         with store.reading() as conn:
-            rows = conn.execute(sa.select(t.records).where(t.records.c.seq > last)
-                                .order_by(t.records.c.seq).limit(PAGE)).mappings().all()
-        if not rows:
-            break
-        for row in rows:
-            problem = None
-            if row["seq"] != expected:
-                problem = f"record {expected} is missing (next is {row['seq']})"
-            elif row["prev_hash"] != prev:
-                problem = "its link to the previous record does not match"
-            elif record_hash(hashed_fields(row), prev) != row["hash"]:
-                problem = "its content does not match its hash (edited)"
-            if problem:
-                return {"intact": False, "records": count, "first_bad": min(row["seq"], expected),
-                        "problem": problem}
-            prev, expected, count = row["hash"], expected + 1, count + 1
-        last = rows[-1]["seq"]
-    with store.reading() as conn:
-        head = conn.execute(sa.select(t.chain_head)).mappings().first()
-    if head and (head["seq"] != count or head["hash"] != prev):
-        return {"intact": False, "records": count, "first_bad": count + 1,
-                "problem": f"the chain head says {head['seq']} records but {count} were found (records removed "
-                           f"at the end)"}
-    return {"intact": True, "records": count, "head": prev}
+            return conn.execute(sa.select(t.chain_head)).mappings().first()
+
+    return check_chain(pages(), head)
 
 
 def refusals(store: SqlStore, limit: int = 200) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from convenant.engine.clock import UTC
 from convenant.engine.errors import BadInput, Conflict, ConvenantError
+from convenant.engine.history import HISTORY_FIELDS
 from convenant.engine.model import Deadline, Notification, Process, Record
 from convenant.storage import tables as t
 from sqlalchemy import event
@@ -21,8 +22,6 @@ from sqlalchemy.engine import Connection, Engine
 
 RECORD_FORMAT = 1
 GENESIS = "0" * 64
-HISTORY_FIELDS = ("seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",
-                  "recorded_at", "article", "ref", "reason", "hash")
 
 
 def naive(moment: dt.datetime | None) -> dt.datetime | None:
@@ -43,6 +42,39 @@ def hashed_fields(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("seq", "process", "root", "trigger", "source", "dest", "actor", "role", "party", "effective",
             "recorded_at", "article", "ref", "reason", "data", "format")
     return {k: row[k] for k in keys}
+
+
+def record_view(row: Any) -> dict[str, Any]:
+    """A stored record row as `history` shows it (INTERFACE.md's fields, its data and the previous hash)."""
+    out = {k: row[k] for k in HISTORY_FIELDS}
+    out["data"] = json.loads(row["data"]) if row["data"] else {}
+    out["prev_hash"] = row["prev_hash"]
+    return out
+
+
+def check_chain(rows: Iterable[Any], read_head: Callable[[], Any]) -> dict[str, Any]:
+    """Recompute every hash in order: the one judgement of the chain, whichever store holds it. Finds an edited
+    record (its hash), a removed or reordered one (the sequence and the previous hash) and a removed tail (the
+    chain head, which `read_head` reads once the records have all been seen). `rows` are record rows in order of
+    `seq`, streamed or whole."""
+    prev, expected, count = GENESIS, 1, 0
+    for row in rows:
+        problem = None
+        if row["seq"] != expected:
+            problem = f"record {expected} is missing (next is {row['seq']})"
+        elif row["prev_hash"] != prev:
+            problem = "its link to the previous record does not match"
+        elif record_hash(hashed_fields(row), prev) != row["hash"]:
+            problem = "its content does not match its hash (edited)"
+        if problem:
+            return {"intact": False, "records": count, "first_bad": min(row["seq"], expected), "problem": problem}
+        prev, expected, count = row["hash"], expected + 1, count + 1
+    head = read_head()
+    if head and (head["seq"] != count or head["hash"] != prev):
+        return {"intact": False, "records": count, "first_bad": count + 1,
+                "problem": f"the chain head says {head['seq']} records but {count} were found (records removed "
+                           f"at the end)"}
+    return {"intact": True, "records": count, "head": prev}
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
