@@ -105,7 +105,7 @@ def format_datetime(value: dt.datetime | str, lang: str, tz: dt.tzinfo | None = 
     zone = tz or DEFAULT_TZ
     local = moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
     cldr = _CLDR[language(lang)]
-    pattern = get_datetime_format("long", locale=cldr).replace("'", "")
+    pattern = str(get_datetime_format("long", locale=cldr)).replace("'", "")
     return (pattern.replace("{0}", _babel_time(local, "short", tzinfo=zone, locale=cldr))
             .replace("{1}", _babel_date(local.date(), "long", locale=cldr)))
 
@@ -137,7 +137,7 @@ def install(env: Any, *, trimmed: bool = False) -> None:
 
     @pass_context
     def _pgettext(ctx: Any, context: str, message: str) -> str:
-        return translations(language(ctx.get("lang"))).pgettext(context, message)
+        return str(translations(language(ctx.get("lang"))).pgettext(context, message))
 
     @pass_context
     def _npgettext(ctx: Any, context: str, singular: str, plural: str, n: int) -> str:
