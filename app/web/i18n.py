@@ -11,7 +11,7 @@ from convenant import i18n
 from convenant.i18n import DEFAULT_LANG, LANGS, N_, format_date, gettext, localized
 
 __all__ = ["DEFAULT_LANG", "FORM_EXPIRED", "LANGS", "LANGUAGE_NAMES", "error_title", "install", "option_label",
-           "param_label", "role_label", "value_label"]
+           "other_language", "param_label", "role_label", "value_label"]
 
 # Each language by its own name, on the link that switches to it: the same on every page, so not translated.
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
@@ -42,6 +42,11 @@ FORM_EXPIRED = N_("The form has expired; reload the page.")
 
 def error_title(kind: str, lang: str) -> str:
     return gettext(ERRORS.get(kind, ERRORS["error"]), lang)
+
+
+def other_language(lang: str) -> str:
+    """The language the pages' switch offers: the next one of LANGS."""
+    return LANGS[(LANGS.index(lang) + 1) % len(LANGS)] if lang in LANGS else DEFAULT_LANG
 
 
 def role_label(role: str, lang: str) -> str:

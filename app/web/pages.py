@@ -11,7 +11,16 @@ from urllib.parse import quote
 
 from convenant.app.web.auth import COOKIE, LOGIN_CSRF_COOKIE, Unauthenticated, new_login_csrf
 from convenant.app.web.diagram import state_svg
-from convenant.app.web.i18n import FORM_EXPIRED, LANGS, error_title, install, option_label, param_label
+from convenant.app.web.i18n import (
+    DEFAULT_LANG,
+    FORM_EXPIRED,
+    LANGS,
+    error_title,
+    install,
+    option_label,
+    other_language,
+    param_label,
+)
 from convenant.engine.access import Principal, root_of
 from convenant.engine.deadlines import calendar_uid
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
@@ -41,7 +50,7 @@ def lang_of(request: Request) -> str:
     asked = request.query_params.get("lang")
     if asked in LANGS:
         return asked
-    return request.cookies.get("lang") if request.cookies.get("lang") in LANGS else "nl"
+    return request.cookies.get("lang") if request.cookies.get("lang") in LANGS else DEFAULT_LANG
 
 
 def current_user(request: Request) -> Principal | None:
@@ -69,8 +78,8 @@ def render(request: Request, name: str, ctx: dict[str, Any], *, status: int = 20
     except Exception:  # a page about a broken database still renders
         clock = None
     ctx = {**ctx, "lang": lang, "who": who, "clock": clock, "csrf": who.csrf() if who else None,
-           "tz": app.settings.tz, "href": href, "other_lang": "en" if lang == "nl" else "nl",
-           "switch_url": str(request.url.include_query_params(lang="en" if lang == "nl" else "nl"))}
+           "tz": app.settings.tz, "href": href, "other_lang": other_language(lang),
+           "switch_url": str(request.url.include_query_params(lang=other_language(lang)))}
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="strict",
