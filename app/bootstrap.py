@@ -7,9 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from convenant.app.config import Config, load_config
 from convenant.engine.accounts import Accounts
 from convenant.engine.clock import DatabaseClock
-from convenant.engine.config import Settings, check_reminder_kinds, load_settings
+from convenant.engine.config import check_reminder_kinds
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import ConvenantError
 from convenant.engine.notify import governance_contacts
@@ -34,7 +35,7 @@ class NotInitialised(ConvenantError):
 
 @dataclass
 class App:
-    settings: Settings
+    settings: Config
     store: SqlStore          # for bootstrap and the tests only: the ways in use service, queries and accounts
     service: Service         # commands
     queries: Queries         # read models
@@ -46,7 +47,8 @@ class App:
     def dispatcher(self) -> Dispatcher:
         mail = self.settings.mail
         try:
-            transport = make_transport(self.settings.mail_dict(), base_dir=self.settings.base_dir)
+            transport = make_transport(self.settings.mail.transport_config(self.settings.base_dir),
+                                       base_dir=self.settings.base_dir)
         except ValueError as exc:
             from convenant.engine.errors import BadInput
             raise BadInput(f"config.toml: {exc}", field=str(exc).split(":")[0].split()[-1]) from None
@@ -87,18 +89,18 @@ def write_default_config(given: str | None) -> Path | None:
 
 
 def build(given_config: str | None = None, *, clock: Clock | None = None,
-          settings: Settings | None = None) -> App:
+          settings: Config | None = None) -> App:
     """`clock`: the real-time clock (default: the system's) for a database on the real clock; a simulation
     database runs on its own virtual clock whatever is given here."""
     path = config_path(given_config)
-    settings = settings or load_settings(path)
+    settings = settings or load_config(path)
     if path is None:
         settings = settings.model_copy(update={"base_dir": Path.cwd()})
     check_url(settings.database.url)
     defs = workflows.load_all()
     check_reminder_kinds(settings, {d.kind for wf in defs.values() for p in wf.processes.values()
                                     for d in p.deadlines})
-    store = SqlStore(settings.database_url(), echo=settings.database.echo)
+    store = SqlStore(settings.database.resolved_url(settings.base_dir), echo=settings.database.echo)
     service = Service(store, settings, defs, subject=render_subject, clock=DatabaseClock(store, real=clock))
     queries = Queries(SqlReadModels(store), service)
     accounts = Accounts(SqlTokens(store), service.clock, queries)

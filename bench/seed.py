@@ -37,7 +37,7 @@ class Seeded:
 def open_app(url: str, workdir: Path, *, batch_size: int | None = None):
     """An App on `url` as `convenant` would build it from a config.toml with these settings."""
     from convenant.app.bootstrap import build
-    from convenant.engine.config import settings_from_dict
+    from convenant.app.config import config_from_dict as settings_from_dict
 
     raw: dict[str, Any] = {"database": {"url": url}, "mail": {"transport": "maildir", "path": str(workdir / "mail")}}
     if batch_size:
@@ -149,3 +149,31 @@ def sweep_outcome(app, seeded: Seeded) -> dict[str, int]:
         rows = conn.execute(sa.select(sa.func.count()).where(reminders)).scalar()
         keys = conn.execute(sa.select(sa.func.count(sa.distinct(t.outbox.c.key))).where(reminders)).scalar()
     return {"advanced": advanced, "untouched": untouched, "other": other, "outbox": rows, "keys": keys}
+
+
+def due_snapshot(app, seeded: Seeded) -> dict[str, Any]:
+    """The seeded publication deadlines' step and next moment before a sweep (they are all the template's)."""
+    with app.store.reading() as conn:
+        row = conn.execute(sa.select(t.deadlines.c.step, t.deadlines.c.next_at).where(
+            t.deadlines.c.process_id == seeded.ids[0], t.deadlines.c.kind == "publication")).one()
+    return {"step": row.step, "next_at": row.next_at}
+
+
+def reset_due(app, snapshot: dict[str, Any]) -> None:
+    """Undo a sweep over seeded agreements: every publication deadline back at its step, the outbox empty (a
+    reminder writes nothing else); then VACUUM ANALYZE (PostgreSQL) or a WAL checkpoint (SQLite), so that each
+    round starts from the same tables."""
+    store = app.store
+    with store.engine.begin() as conn:
+        conn.execute(t.deadlines.update().where(t.deadlines.c.kind == "publication").values(**snapshot))
+        conn.execute(t.outbox.delete())
+    if store.is_postgres:
+        with store.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(sa.text("VACUUM ANALYZE deadlines"))
+            conn.execute(sa.text("VACUUM ANALYZE outbox"))
+    else:
+        import sqlite3
+        raw = sqlite3.connect(store.engine.url.database or "", timeout=60)
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.close()

@@ -6,8 +6,9 @@ import difflib
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from convenant.engine.contacts import Contact
@@ -36,11 +37,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Database(Strict):
-    url: str = "sqlite:///var/convenant.db"
-    echo: bool = False
-
-
 class ClockSettings(Strict):
     timezone: str = "Europe/Amsterdam"
 
@@ -54,27 +50,21 @@ class ClockSettings(Strict):
         return value
 
 
-class Mail(Strict):
-    # Keys of the other transport are known keys and ignored, as INTERFACE.md promises; unknown keys are refused.
-    transport: Literal["maildir", "smtp"] = "maildir"
-    path: str = "var/mail"
-    host: str = "localhost"
-    port: Annotated[int, Field(ge=1, le=65535)] = 25
-    tls: Literal["none", "starttls", "ssl"] = "none"
-    username: str | None = None
-    password_env: str | None = None
-    sender: str = "secretariaat@example.org"
-    max_attempts: Annotated[int, Field(ge=1)] = 6
-    retry_base_seconds: Annotated[int, Field(ge=1)] = 300
-    batch_size: Annotated[int, Field(ge=1)] = 100
+class MailPolicy(Strict):
+    """What the engine reads of [mail]: whether acts are confirmed. The transport's keys (notifications/settings.py)
+    extend this table in the installation's config (app/config.py)."""
     # Confirmations of acts recorded by a person; none for acts dated longer ago (entering past history).
     confirmations: bool = True
     confirmations_max_age_days: Annotated[int, Field(ge=0)] = 7
 
 
+Rung = Literal["responsible", "do", "bo"]
+RUNGS: tuple[Rung, ...] = ("responsible", "do", "bo")
+
+
 class Escalation(Strict):
     after_days: list[NonNegative] = Field(default_factory=lambda: [0, 14, 28])
-    levels: list[Literal["responsible", "do", "bo"]] = Field(default_factory=lambda: ["responsible", "do", "bo"])
+    levels: list[Rung] = Field(default_factory=lambda: list(RUNGS))
 
     @field_validator("after_days")
     @classmethod
@@ -116,23 +106,18 @@ class CalendarSettings(Strict):
                                                                    dt.date(2027, 5, 7)])
 
 
-class Web(Strict):
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
-    secure_cookies: bool = False
-
-
 class Settings(Strict):
-    database: Database = Field(default_factory=Database)
+    """The engine's settings: the clock, reminders, escalation, scheduling, decision periods, the calendar and
+    contacts. The installation's own settings (database, mail transport, web) belong to the parts that use them
+    and join these in app/config.py, which reads the whole config.toml."""
     clock: ClockSettings = Field(default_factory=ClockSettings)
-    mail: Mail = Field(default_factory=Mail)
+    mail: MailPolicy = Field(default_factory=MailPolicy)
     reminders: dict[str, list[NonNegative]] = Field(default_factory=dict)
     escalation: Escalation = Field(default_factory=Escalation)
     scheduler: Scheduler = Field(default_factory=Scheduler)
     decisions: Decisions = Field(default_factory=Decisions)
     progress: Progress = Field(default_factory=Progress)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
-    web: Web = Field(default_factory=Web)
     contacts: dict[str, Contact] = Field(default_factory=dict)
     base_dir: Path = Path(".")
 
@@ -156,26 +141,8 @@ class Settings(Strict):
             node = node[part] if isinstance(node, dict) else getattr(node, part)
         return node
 
-    def database_url(self) -> str:
-        """Relative SQLite paths are taken from the config file's folder, which is created if missing."""
-        url = self.database.url
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            path = (self.base_dir / url[len(prefix):]).resolve()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return prefix + str(path)
-        if url.startswith(prefix + "/"):
-            Path(url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
-        return url
 
-    def mail_dict(self) -> dict:
-        out = self.mail.model_dump()
-        if out["transport"] == "maildir" and not os.path.isabs(out["path"]):
-            out["path"] = str((self.base_dir / out["path"]).resolve())
-        return out
-
-
-def _key_of(error: dict) -> str:
+def _key_of(error: Mapping[str, Any]) -> str:
     """The dotted key of a failed value; a list item is named by its list (reminders.publication, not .0)."""
     return ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
 
@@ -191,10 +158,14 @@ def check_reminder_kinds(settings: Settings, kinds: set[str]) -> None:
                        f"{', '.join(sorted(kinds))})", field=key)
 
 
-def load_settings(path: str | os.PathLike | None) -> Settings:
-    """Read config.toml; a missing default file means all defaults, a missing named file is bad input."""
+S = typing.TypeVar("S", bound=Settings)
+
+
+def load_settings(path: str | os.PathLike | None, model: type[S] = Settings) -> S:  # type: ignore[assignment]
+    """Read config.toml into `model`; a missing default file means all defaults, a missing named file is bad
+    input."""
     if path is None:
-        return Settings()
+        return model()
     file = Path(path)
     if not file.exists():
         raise BadInput(f"config file {file} does not exist", field="--config")
@@ -202,12 +173,12 @@ def load_settings(path: str | os.PathLike | None) -> Settings:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{file}: not valid TOML: {exc}", field="config.toml") from None
-    return settings_from_dict(raw, base_dir=file.resolve().parent, source=str(file))
+    return settings_from_dict(raw, base_dir=file.resolve().parent, source=str(file), model=model)
 
 
-def _known_keys(loc: tuple) -> list[str]:
+def _known_keys(loc: tuple, top: type[BaseModel]) -> list[str]:
     """The keys a config.toml table accepts, for the table that holds the unknown key at `loc`."""
-    model: type[BaseModel] = Settings
+    model: type[BaseModel] = top
     parts = list(loc[:-1])
     while parts:
         field = model.model_fields.get(str(parts.pop(0)))
@@ -221,9 +192,9 @@ def _known_keys(loc: tuple) -> list[str]:
     return [name for name in model.model_fields if name != "base_dir"]
 
 
-def _unknown_key(source: str, loc: tuple) -> BadInput:
+def _unknown_key(source: str, loc: tuple, top: type[BaseModel]) -> BadInput:
     key = ".".join(str(part) for part in loc)
-    known = _known_keys(loc)
+    known = _known_keys(loc, top)
     near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     what = f"section [{key}]" if len(loc) == 1 else f"key {key!r}"
     hint = f"; did you mean {near[0]!r}?" if near else ""
@@ -231,15 +202,16 @@ def _unknown_key(source: str, loc: tuple) -> BadInput:
     return BadInput(f"{source}: unknown {what}{hint}{listing}", field=key)
 
 
-def settings_from_dict(raw: dict, *, base_dir: Path = Path("."), source: str = "config.toml") -> Settings:
+def settings_from_dict(raw: dict, *, base_dir: Path = Path("."), source: str = "config.toml",
+                       model: type[S] = Settings) -> S:  # type: ignore[assignment]
     if "base_dir" in raw:
-        raise _unknown_key(source, ("base_dir",))
+        raise _unknown_key(source, ("base_dir",), model)
     try:
-        settings = Settings.model_validate({**raw, "base_dir": base_dir})
+        settings = model.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "extra_forbidden":
-            raise _unknown_key(source, tuple(first["loc"])) from None
+            raise _unknown_key(source, tuple(first["loc"]), model) from None
         key = _key_of(first)
         items = [part for part in first["loc"] if isinstance(part, int)]
         where = f" (item {items[-1] + 1}: {first['input']!r})" if items else ""
