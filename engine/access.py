@@ -85,7 +85,7 @@ def _acts_itself(a: Attempt) -> NotAllowed | None:
     secretariat recording an act without naming a party passes this and the next two checks."""
     if a.party is None:
         return None
-    representative = a.root.parties[a.party].get("represented_by")
+    representative = a.root.parties[a.party].represented_by
     if representative:
         return a.refuse(f"{a.party} acts only through its representative {representative}: record this act for "
                         f"{representative} (it counts for {a.party})", a.wf.parties_article)

@@ -1,13 +1,23 @@
-"""The data file of one agreement (parties, contacts, governance, themes), validated before it is entered."""
+"""The data file of one agreement (parties, contacts, governance, and the sections its workflow's plug-ins read,
+such as themes), validated before it is entered, and turned into the typed parts of a new agreement: what acts
+change (parties, facts, the plug-ins' state) and the static reference data (contacts, governance, the plug-ins'
+texts), which is stored apart (engine/model.py `Reference`)."""
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from convenant.engine.contacts import Contact, EmailAddress
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import BadInput, invalid
+from convenant.engine.model import Body as BodyData
+from convenant.engine.model import Contact as ContactData
+from convenant.engine.model import Facts, Language, Party, PluginData, Process, Reference
+from convenant.engine.plugins.base import Plugin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
@@ -24,23 +34,6 @@ class PartyIn(BaseModel):
     contacts: list[Contact] = Field(default_factory=list)
 
 
-class Commitment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    n: int
-    title_nl: str
-    title_en: str | None = None
-
-
-class ThemeIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    title_nl: str
-    title_en: str | None = None
-    article: str = "Art. 4"
-    commitments: list[Commitment] = Field(default_factory=list)
-    contacts: list[Contact] = Field(default_factory=list)
-
-
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str
@@ -53,15 +46,14 @@ class Body(BaseModel):
 
 
 class AgreementData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The generic part of a data file; other keys must be read by a plug-in of the workflow."""
+    model_config = ConfigDict(extra="allow")
     id: str | None = None
     workflow: str | None = None
     title: str | None = None
     parties: list[PartyIn] = Field(min_length=1)
     governance: dict[str, Body] = Field(default_factory=dict)
-    themes: list[ThemeIn] = Field(default_factory=list)
-    themes_file: str | None = None
-    vth_targets: list[dict[str, Any]] = Field(default_factory=list)
+    themes_file: str | None = None   # read by read_data_file: the themes, targets and governance of a file beside
     facts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("parties")
@@ -98,31 +90,79 @@ def read_data_file(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def agreement_data(wf: WorkflowDefinition, raw: dict[str, Any]) -> dict[str, Any]:
-    """Validate and turn the file into the process data the engine keeps."""
+@dataclass
+class NewAgreement:
+    """The typed parts of an agreement about to be entered."""
+    id: str | None
+    title: str | None
+    parties: dict[str, Party]
+    facts: Facts
+    reference: Reference
+    plugins: dict[str, PluginData] = field(default_factory=dict)
+
+    def process(self, pid: str, wf: WorkflowDefinition, *, state: str, created_at: dt.datetime,
+                entered_at: dt.datetime) -> Process:
+        return Process(id=pid, workflow=wf.name, ptype=wf.root, state=state, created_at=created_at, root_id=pid,
+                       facts=self.facts, title=self.title, entered_at=entered_at, parties=self.parties,
+                       plugins=self.plugins, reference=self.reference)
+
+
+def _bad(exc: ValidationError, prefix: str = "") -> BadInput:
+    return invalid(exc, "agreement data", prefix=prefix)
+
+
+def _contacts(contacts: Iterable[Contact]) -> list[ContactData]:
+    return [ContactData(name=c.name, email=c.email, language=Language(c.language)) for c in contacts]
+
+
+def _governance(bodies: dict[str, Body]) -> dict[str, BodyData]:
+    out = {}
+    for key, body in bodies.items():
+        contacts = _contacts(body.contacts)
+        if body.email:
+            contacts.insert(0, ContactData(name=body.name, email=body.email, language=Language(body.language)))
+        out[key] = BodyData(name=body.name, article=body.article, contacts=contacts, abbr=body.abbr,
+                            title={"nl": body.name, "en": body.name_en or body.name})
+    return out
+
+
+def _plugin_parts(wf: WorkflowDefinition, extra: dict[str, Any], plugins: Iterable[Plugin]
+                  ) -> tuple[dict[str, PluginData], dict[str, PluginData]]:
+    """Each plug-in of the workflow reads its keys of the data file; a key none of them reads is refused."""
+    states: dict[str, PluginData] = {}
+    references: dict[str, PluginData] = {}
+    claimed: set[str] = set()
+    for p in plugins:
+        if p.from_data is None:
+            continue
+        mine = {k: v for k, v in extra.items() if k in p.data_keys}
+        claimed |= set(mine)
+        try:
+            part = p.from_data(mine, wf)
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        states[p.name], references[p.name] = part.state, part.reference
+    for key in extra:
+        if key not in claimed:
+            raise BadInput(f"agreement data: field {key!r}: Extra inputs are not permitted (the {wf.name} workflow "
+                           f"reads no such section)", field=key)
+    return states, references
+
+
+def agreement_data(wf: WorkflowDefinition, raw: dict[str, Any], plugins: Iterable[Plugin] = ()) -> NewAgreement:
+    """Validate the file and turn it into the parts of a new agreement; `plugins` are the workflow's
+    (engine/plugins/registry.py `library(wf).plugins`), each reading its own sections."""
     try:
         data = AgreementData.model_validate(raw)
     except ValidationError as exc:
-        raise invalid(exc, "agreement data") from None
+        raise _bad(exc) from None
     if data.workflow and data.workflow != wf.name:
         raise BadInput(f"the data file is for workflow {data.workflow!r}, not {wf.name!r}", field="workflow")
-    parties = {}
-    for p in data.parties:
-        parties[p.id] = {"name": p.name, "represented_by": p.represented_by, "group": p.group, "layer": p.layer,
-                         "reservation": p.reservation, "themes": p.themes, "language": p.language,
-                         "contacts": [c.model_dump() for c in p.contacts], "signed_on": None, "withdrawn_on": None}
-    themes = {}
-    for th in data.themes:
-        themes[th.id] = {"title": {"nl": th.title_nl, "en": th.title_en or th.title_nl}, "article": th.article,
-                         "commitments": [c.model_dump() for c in th.commitments],
-                         "contacts": [c.model_dump() for c in th.contacts],
-                         "status": None, "last_report": None, "escalation_level": 0, "sign_ups": []}
-    governance = {}
-    for key, body in data.governance.items():
-        contacts = [c.model_dump() for c in body.contacts]
-        if body.email:
-            contacts.insert(0, {"name": body.name, "email": body.email, "language": body.language})
-        governance[key] = {"name": body.name, "article": body.article, "contacts": contacts, "abbr": body.abbr,
-                           "title": {"nl": body.name, "en": body.name_en or body.name}}
-    return {"id": data.id, "title": data.title or wf.title.get("nl"), "parties": parties, "themes": themes,
-            "governance": governance, "vth_targets": data.vth_targets, "facts": dict(data.facts)}
+    parties = {p.id: Party(name=p.name, represented_by=p.represented_by, group=p.group, layer=p.layer,
+                           reservation=p.reservation, themes=p.themes, language=Language(p.language))
+               for p in data.parties}
+    states, references = _plugin_parts(wf, dict(data.model_extra or {}), plugins)
+    reference = Reference(contacts={p.id: _contacts(p.contacts) for p in data.parties},
+                          governance=_governance(data.governance), plugins=references)
+    return NewAgreement(id=data.id, title=data.title or wf.title.get("nl"), parties=parties,
+                        facts=Facts(data.facts), reference=reference, plugins=states)

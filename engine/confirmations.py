@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 from convenant.engine.clock import local_date
 from convenant.engine.deadlines import calendar_uid
 from convenant.engine.model import Notification, Record
-from convenant.engine.notify import governance_contacts, party_contacts
+from convenant.engine.notify import Mailing, governance_contacts, party_contacts
 
 if TYPE_CHECKING:
     from convenant.engine.rules import Act
-    from convenant.engine.service import Service
 
 
 def is_confidential(params: dict[str, Any] | None) -> bool:
@@ -27,7 +26,7 @@ def is_confidential(params: dict[str, Any] | None) -> bool:
     return str((params or {}).get("confidential", "")).lower() == "yes"
 
 
-def confirmation_notifications(service: Service, act: Act, rec: Record, dest: str, now: dt.datetime
+def confirmation_notifications(service: Mailing, act: Act, rec: Record, dest: str, now: dt.datetime
                                ) -> list[Notification]:
     mail = service.settings.mail
     if not mail.confirmations or act.trigger is None:
@@ -37,7 +36,7 @@ def confirmation_notifications(service: Service, act: Act, rec: Record, dest: st
     root, proc = act.root, act.process
     recipients = (party_contacts(root, act.party) if act.party else []) + \
         governance_contacts(service, root, "secretariat")
-    party = root.parties.get(act.party, {}) if act.party else {}
+    party = root.parties.get(act.party) if act.party else None
     state = act.spec.states[dest].title or {"nl": dest, "en": dest}
     deadlines = []
     for d in act.new_deadlines:
@@ -45,7 +44,7 @@ def confirmation_notifications(service: Service, act: Act, rec: Record, dest: st
         deadlines.append({"kind": d.kind, "title": dict(dspec.title) if dspec else {"nl": d.kind, "en": d.kind},
                           "due": d.due.isoformat(), "article": d.article, "status": d.status,
                           "uid": calendar_uid(d.process_id, d.kind, d.id)})
-    title = root.data.get("title") or act.wf.title.get("nl")
+    title = root.title or act.wf.title.get("nl")
     notes: list[Notification] = []
     seen: set[str] = set()
     for contact in recipients:
@@ -60,7 +59,7 @@ def confirmation_notifications(service: Service, act: Act, rec: Record, dest: st
             "agreement_title": title, "process_id": proc.id, "article": act.trigger.article,
             "trigger": act.trigger.name, "trigger_label": dict(act.trigger.title) or act.trigger.name,
             "state": dict(state), "effective": act.on.isoformat(), "actor": act.actor,
-            "party_name": party.get("name"), "ref": None if is_confidential(act.params) else act.ref,
+            "party_name": party.name if party else None, "ref": None if is_confidential(act.params) else act.ref,
             "deadlines": deadlines, "record_seq": rec.seq,
         }
         notes.append(Notification(key=key, process_id=proc.id, root_id=root.id, to_addr=contact["email"],

@@ -73,7 +73,7 @@ class ParamSpec(Strict):
     # "document": an attached file, recorded by name, SHA-256 and size only (the CLI reads the file)
     type: Literal["text", "date", "option", "list", "int", "document"] = "text"
     options: list[str] | None = None
-    vocabulary: Literal["themes", "layers", "commitments"] | None = None
+    vocabulary: str | None = None       # words a plug-in of the definition knows (themes: themes, layers, commitments)
     required: bool = False
     required_if: dict[str, str] | None = None
     required_unless: list[str] | None = None     # required unless one of these other values is given
@@ -216,7 +216,7 @@ class WorkflowDefinition(Strict):
     processes: dict[str, ProcessSpec]
     example: str | None = None
     groups: dict[str, list[str]] = Field(default_factory=dict)   # state groups usable as a source: "@in_force"
-    layer_themes: dict[str, list[str]] = Field(default_factory=dict)  # e.g. water_board: [inkoop, vth]
+    plugins: list[str] = Field(default_factory=list)   # the plug-ins whose blocks it names (engine/plugins/)
     # Where the agreement says who represents whom (a represented party acting directly is refused citing it).
     parties_article: str = "Partijen (aanhef)"
     source_file: str | None = None

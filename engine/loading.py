@@ -1,6 +1,7 @@
 """Loading a definition file: pydantic validates its shape (engine/definitions.py), then the cross-references
 pydantic cannot see are checked here - states, deadlines and decisions named by triggers, and the building blocks
-(engine/rules.py) and decision rules (engine/decisions.py) a definition names. Errors name the file and field.
+(engine/rules.py and the plug-ins it names, engine/plugins/) and decision rules (engine/decisions.py) a definition
+names. Errors name the file and field.
 
 This module sits above definitions, rules and decisions, so none of those needs to import another upward."""
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from convenant.engine import rules
 from convenant.engine.config import Settings
 from convenant.engine.decisions import uncovered
 from convenant.engine.definitions import (
@@ -23,6 +23,7 @@ from convenant.engine.definitions import (
     WorkflowDefinition,
 )
 from convenant.engine.errors import BadInput, invalid
+from convenant.engine.plugins import registry
 from pydantic import ValidationError
 
 Problem = tuple[str, str]          # (field path, message)
@@ -54,6 +55,10 @@ def check_references(wf: WorkflowDefinition) -> list[Problem]:
     problems: list[Problem] = []
     if wf.root not in wf.processes:
         problems.append(("root", f"no process {wf.root!r}"))
+    try:
+        registry.library(wf)          # the plug-ins it names exist and share no block name
+    except BadInput as exc:
+        return problems + [("plugins", exc.message)]
     for pname, proc in wf.processes.items():
         problems += _process(wf, proc, f"processes.{pname}")
     return problems
@@ -100,6 +105,10 @@ def _trigger(wf: WorkflowDefinition, proc: ProcessSpec, trig: TriggerSpec, tw: s
     problems += [(f"{tw}.meets", f"unknown deadline {kind!r}") for kind in trig.meets
                  if kind not in proc.deadline_map]
     problems += list(_vote(proc, trig, tw))
+    problems += [(f"{tw}.params.{key}.vocabulary", f"unknown vocabulary {p.vocabulary!r} (the definition's "
+                  f"plug-ins know {', '.join(sorted(registry.library(wf).vocabularies)) or 'none'})")
+                 for key, p in trig.params.items()
+                 if p.vocabulary is not None and p.vocabulary not in registry.library(wf).vocabularies]
     if trig.automatic is not None:
         for j, expr in enumerate(trig.automatic.at):
             problems += _date(expr, f"{tw}.automatic.at[{j}]", proc)
@@ -123,7 +132,7 @@ def _branches(wf: WorkflowDefinition, proc: ProcessSpec, trig: TriggerSpec, tw: 
     outcomes = ({r.outcome for r in proc.decisions[trig.decision].rules}
                 if trig.decision in proc.decisions else set())
     for j, branch in enumerate(trig.branches):
-        if not rules.condition_known(branch.when):
+        if not registry.library(wf).condition_known(branch.when):
             yield f"{tw}.branches[{j}].when", f"unknown condition {branch.when!r}"
         else:
             yield from _condition(branch.when, trig, outcomes, f"{tw}.branches[{j}].when")
@@ -132,10 +141,11 @@ def _branches(wf: WorkflowDefinition, proc: ProcessSpec, trig: TriggerSpec, tw: 
 
 
 def _guard(wf: WorkflowDefinition, proc: ProcessSpec, guard: GuardCall, gw: str) -> Iterator[Problem]:
-    if guard.check not in rules.GUARDS:
+    guards = registry.library(wf).guards
+    if guard.check not in guards:
         yield f"{gw}.check", f"unknown guard {guard.check!r}"
     else:
-        yield from _args(rules.GUARDS[guard.check], guard.args, f"{gw}.args", wf, article=guard.article)
+        yield from _args(guards[guard.check], guard.args, f"{gw}.args", wf, article=guard.article)
         if isinstance(guard.args.get("date"), dict):
             yield from _date(guard.args["date"], f"{gw}.args.date", proc)
     if not guard.article.strip():
@@ -174,9 +184,10 @@ def _decisions(proc: ProcessSpec, where: str) -> Iterator[Problem]:
 
 
 def _call(call: Call, where: str, wf: WorkflowDefinition) -> list[Problem]:
-    if call.do not in rules.EFFECTS:
+    effects = registry.library(wf).effects
+    if call.do not in effects:
         return [(f"{where}.do", f"unknown effect {call.do!r}")]
-    return _args(rules.EFFECTS[call.do], call.args, f"{where}.args", wf)
+    return _args(effects[call.do], call.args, f"{where}.args", wf)
 
 
 def _args(fn: Any, args: dict[str, Any], where: str, wf: WorkflowDefinition, **fixed: Any) -> list[Problem]:

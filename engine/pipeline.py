@@ -19,7 +19,8 @@ from convenant.engine.dates import parse_date
 from convenant.engine.definitions import ROLES, ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition
 from convenant.engine.errors import BadInput, Conflict, NotAllowed, NotFound
 from convenant.engine.machine import expand_sources
-from convenant.engine.model import Process
+from convenant.engine.model import DeadlineStatus, Process
+from convenant.engine.plugins import registry
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -38,7 +39,6 @@ class Engine(Protocol):
     tz: ZoneInfo
 
     def workflow(self, name: str) -> WorkflowDefinition: ...
-LAYERS = ["province", "water_board", "municipality"]
 
 
 @dataclass(frozen=True)
@@ -161,11 +161,7 @@ def options(pspec: ParamSpec, root: Process) -> list[str] | None:
     """The words an option parameter accepts (None: any text)."""
     if pspec.options:
         return list(pspec.options)
-    if pspec.vocabulary == "themes":
-        return list(root.data.get("themes", {}))
-    if pspec.vocabulary == "layers":
-        return list(LAYERS)
-    return None
+    return registry.options(pspec, root)      # a vocabulary of the agreement's plug-ins (themes)
 
 
 def known_values(tspec: TriggerSpec, raw: dict[str, Any], root: Process) -> dict[str, Any]:
@@ -203,7 +199,7 @@ def validate(service: Engine, tx: UnitOfWork, f: Firing) -> None:
     if f.tspec is None:
         return
     f.params = values(f.tspec, f.params, r.ref)
-    rules.validate_theme_values(f.params, f.agreement)
+    registry.library(f.workflow).validate(f.params, f.agreement)   # values only the agreement's data can judge
     if f.tspec.party == "required" and not r.party:
         raise BadInput(f"--party is required: name the party this {r.trigger} is for", field="party")
 
@@ -306,7 +302,7 @@ def prepare(service: Engine, tx: UnitOfWork, f: Firing) -> None:
 def guards(service: Engine, tx: UnitOfWork, f: Firing) -> None:
     r, act, tspec, root = f.request, f.the_act, f.trigger, f.agreement
     if r.party is not None and not r.system and not rules.is_current(root, r.party, f.on):
-        raise act.refuse(f"{r.party} withdrew on {root.parties[r.party]['withdrawn_on']} and has no say any more",
+        raise act.refuse(f"{r.party} withdrew on {root.parties[r.party].withdrawn_on} and has no say any more",
                          "Art. 5.7")
     for name in tspec.not_before:
         limit = act.fact(name)
@@ -314,26 +310,26 @@ def guards(service: Engine, tx: UnitOfWork, f: Firing) -> None:
             raise act.refuse(f"--on {f.on.isoformat()} is before {name.replace('_', ' ')} ({limit.isoformat()}), "
                              f"the act this one depends on", tspec.article)
     for guard in tspec.guards:
-        rules.GUARDS[guard.check](act, guard.article, **guard.args)
+        registry.run_guard(act, guard)
 
 
 # -- 9. apply: effects, the vote, the machine, branch and entry effects, deadlines -------------------------
 def apply(service: Engine, tx: UnitOfWork, f: Firing) -> None:
     act, tspec, spec, proc = f.the_act, f.trigger, f.process_spec, f.process
-    rules.run_effects(act, tspec.effects)
+    registry.run_effects(act, tspec.effects)
     if tspec.decision:
         answer = tspec.answer or f.params[spec.decisions[tspec.decision].param]
         rules.cast_vote(act, tspec.decision, answer)
     machine = service.machines.get(f.workflow, proc.ptype)
-    f.dest = machine.fire(proc.state, tspec.name, lambda cond: rules.condition(act, cond))
+    f.dest = machine.fire(proc.state, tspec.name, lambda cond: registry.condition(act, cond))
     for branch in tspec.branches:
-        if branch.dest == f.dest and rules.condition(act, branch.when):
-            rules.run_effects(act, branch.effects)
+        if branch.dest == f.dest and registry.condition(act, branch.when):
+            registry.run_effects(act, branch.effects)
             break
     f.source = proc.state
     act.process.state = f.dest
     if f.dest != f.source:
-        rules.run_effects(act, spec.states[f.dest].on_enter)
+        registry.run_effects(act, spec.states[f.dest].on_enter)
     meet_deadlines(act, spec, tspec)
     if spec.states[f.dest].final:
         finish(act, f.dest)
@@ -349,7 +345,7 @@ def meet_deadlines(act: rules.Act, spec: ProcessSpec, tspec: TriggerSpec) -> Non
         if d.kind in kinds and d.status in ("open", "missed") and d.met_on is None:
             d.met_on = act.on
             # a moment (end, notice period) is met when its transition fires, the day after included
-            d.status = "met" if act.on <= d.due or d.moment else "missed"
+            d.status = DeadlineStatus.MET if act.on <= d.due or d.moment else DeadlineStatus.MISSED
             d.next_at = None
             act.changed_deadlines.append(d)
 
@@ -360,17 +356,17 @@ def finish(act: rules.Act, dest: str) -> None:
     act.process.final = True
     for d in act.deadlines:
         if d.status == "open":
-            d.status = "cancelled"
+            d.status = DeadlineStatus.CANCELLED
             d.next_at = None
             act.changed_deadlines.append(d)
         elif d.next_at is not None:
             d.next_at = None
             act.changed_deadlines.append(d)
     if act.process is not act.root:
-        for entry in act.root.data.get("children", []):
-            if entry["id"] == act.process.id:
-                entry["final"] = True
-                entry["state"] = dest
+        for entry in act.root.children:
+            if entry.id == act.process.id:
+                entry.final = True
+                entry.state = dest
         act.root_changed = True
 
 

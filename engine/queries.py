@@ -80,7 +80,7 @@ class Queries:
         rows = []
         for p in self.reads.roots():
             d = nxt.get(p.id)
-            rows.append({"id": p.id, "workflow": p.workflow, "state": p.state, "title": p.data.get("title"),
+            rows.append({"id": p.id, "workflow": p.workflow, "state": p.state, "title": p.title,
                          "effective_from": p.facts.get("effective_from"), "ends_on": p.facts.get("ends_on"),
                          "next_deadline": {"kind": d.kind, "due": d.due.isoformat(), "process": d.process_id}
                          if d else None})
@@ -99,7 +99,7 @@ class Queries:
             nxt = open_[0] if open_ else None
             rows.append({
                 "id": root.id, "workflow": root.workflow, "state": root.state, "state_title": doc["state_title"],
-                "title": root.data.get("title"), "effective_from": doc["effective_from"], "ends_on": doc["ends_on"],
+                "title": root.title, "effective_from": doc["effective_from"], "ends_on": doc["ends_on"],
                 "next_deadline": {"kind": nxt["kind"], "due": nxt["due"], "process": nxt["process"]} if nxt else None,
                 "open_decisions": [{"process": d["process"], "name": d["name"], "article": d["article"]}
                                    for d in decisions if not d["outcome"]],
@@ -109,8 +109,8 @@ class Queries:
         return rows
 
     def progress(self, agreement_id: str | None) -> list[dict[str, Any]]:
-        from convenant.engine.views import progress_view
-        ids = [agreement_id] if agreement_id else [p.id for p in self.reads.roots() if p.data.get("themes")]
+        from convenant.engine.views import offers, progress_view
+        ids = [agreement_id] if agreement_id else [p.id for p in self.reads.roots() if offers(p, "progress")]
         return [progress_view(self.service, pid) for pid in ids]
 
     # -- deadlines ------------------------------------------------------------------------------------

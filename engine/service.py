@@ -17,8 +17,9 @@ from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
 from convenant.engine.definitions import ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed
 from convenant.engine.machine import Machines, expand_sources
-from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.engine.model import Deadline, DeadlineStatus, Notification, Process, Record
 from convenant.engine.pipeline import TriggerRequest
+from convenant.engine.plugins import registry
 from convenant.engine.ports import Clock, Store, SubjectRenderer, UnitOfWork
 
 SYSTEM_ACTOR = "convenant"
@@ -111,22 +112,20 @@ class Service:
         from convenant.engine.agreements import agreement_data  # validation of the data file
 
         wf = self.workflow(workflow)
-        clean = agreement_data(wf, data)
-        pid = pid or clean.pop("id")
-        clean.pop("id", None)
+        new = agreement_data(wf, data, registry.library(wf).plugins)
+        pid = pid or new.id
         if not pid or "/" in pid or len(pid) > 100:
             raise BadInput(f"agreement id {pid!r} must be 1-100 characters without '/'", field="id")
         with self.store.transaction() as tx:
             now = self.now(tx)
             if tx.get_process(pid) is not None:
                 raise NotAllowed(f"an agreement with id {pid!r} exists already", process=pid)
-            clean["entered_at"] = iso_moment(now, self.tz)
             spec = wf.process(wf.root)
-            proc = Process(id=pid, workflow=wf.name, ptype=wf.root, state=spec.initial, data=clean,
-                           created_at=now, root_id=pid)
+            proc = new.process(pid, wf, state=spec.initial, created_at=now,
+                               entered_at=now.astimezone(self.tz).replace(microsecond=0))
             act = self._act(None, wf=wf, spec=spec, proc=proc, root=proc, now=now)
             act.actor, act.role = actor, "secretariat"
-            rules.run_effects(act, spec.on_create)
+            registry.run_effects(act, spec.on_create)
             proc.next_auto_at = self._next_auto(wf, proc, proc, act.deadlines + act.new_deadlines)
             tx.insert_process(proc, now)
             self._write_deadlines(tx, act, now)
@@ -249,8 +248,8 @@ class Service:
         for child in act.children:
             cspec = wf.process(child.ptype)
             cact = self._act(act, wf=wf, spec=cspec, proc=child, root=root, now=now)
-            rules.run_effects(cact, cspec.on_create)
-            rules.run_effects(cact, cspec.states[child.state].on_enter)
+            registry.run_effects(cact, cspec.on_create)
+            registry.run_effects(cact, cspec.states[child.state].on_enter)
             child.next_auto_at = self._next_auto(wf, child, root, cact.new_deadlines)
             tx.insert_process(child, now)
             self._write_deadlines(tx, cact, now)
@@ -398,7 +397,7 @@ class Service:
                     notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
             elif step.kind == "missed":
                 if d.status == "open":
-                    d.status = "missed"
+                    d.status = DeadlineStatus.MISSED
                     d.missed_at = now
                     tx.append_record(self._system_record(
                         proc, root, "deadline_missed", d, (d.due + dt.timedelta(days=1)),
@@ -416,8 +415,9 @@ class Service:
                      **({"subject": d.subject} if d.subject else {}), "to": sorted({n.to_addr for n in notes})}))
                 for n in notes:
                     n.payload["record_seq"] = rec.seq
-                fresh = tx.get_process(root.id, lock=True) if d.kind == rules.PROGRESS else None
-                if fresh is not None and rules.theme_escalated(fresh, d, step.level or 0):   # for show's themes
+                # a plug-in may keep the rung in the agreement (themes: show's escalation_level)
+                fresh = tx.get_process(root.id, lock=True) if registry.follows_escalation(root, d) else None
+                if fresh is not None and registry.escalated(fresh, d, step.level or 0):
                     tx.update_process(fresh, now)
         d.step += 1
         nxt = step_at(steps, d.step)
@@ -449,10 +449,10 @@ class Service:
                 if party is not None and not rules.is_current(root, party, today):
                     continue
                 if tspec.decision and party is not None:
-                    answers = proc.data.get("decisions", {}).get(tspec.decision, {}).get("answers", {})
-                    if party in answers:
+                    decision = proc.decisions.get(tspec.decision)
+                    if decision is not None and party in decision.answers:
                         continue
-                if tspec.name == "sign" and party is not None and root.parties[party].get("signed_on"):
+                if tspec.name == "sign" and party is not None and root.parties[party].signed_on:
                     continue
             except NotAllowed:
                 continue

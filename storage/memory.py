@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from convenant.engine import upcast
 from convenant.engine.errors import Conflict, NotAllowed
 from convenant.engine.model import Deadline, Notification, Process, Record
 from convenant.storage.outbox import OutboxRow
@@ -36,11 +37,14 @@ from convenant.storage.store import (
     RECORD_FORMAT,
     _deadline,
     _deadline_values,
-    _process,
     aware,
+    cached_reference,
     check_chain,
+    decode_process,
     hashed_fields,
+    log_rows,
     naive,
+    process_values,
     record_hash,
     record_view,
 )
@@ -65,6 +69,8 @@ class _Tables:
     outbox_keys: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, Row] = field(default_factory=dict)
     refusals: list[Row] = field(default_factory=list)
+    reference_data: dict[str, Row] = field(default_factory=dict)    # an agreement's static data, by content id
+    process_log: list[Row] = field(default_factory=list)
 
     def copy_of(self, name: str) -> Any:
         value = getattr(self, name)
@@ -113,7 +119,7 @@ class MemoryTx:
     # -- processes ------------------------------------------------------------------------------------
     def get_process(self, pid: str, *, lock: bool = False) -> Process | None:
         row = self._read("processes").get(pid)
-        return self.store._process_of(row) if row is not None else None
+        return self.store._process_of(row, self._read("reference_data")) if row is not None else None
 
     def has_processes(self) -> bool:
         return bool(self._read("processes"))
@@ -121,7 +127,7 @@ class MemoryTx:
     def children(self, root_id: str) -> list[Process]:
         rows = [r for r in self._read("processes").values() if r["root_id"] == root_id and r["id"] != root_id]
         rows.sort(key=lambda r: (r["created_at"], r["id"]))
-        return [self.store._process_of(r) for r in rows]
+        return [self.store._process_of(r, self._read("reference_data")) for r in rows]
 
     def insert_process(self, p: Process, now: dt.datetime) -> None:
         if p.id in self._read("processes"):
@@ -129,6 +135,7 @@ class MemoryTx:
         p.version = 1
         self._wrote(p.next_auto_at)
         self._write("processes")[p.id] = self.store._process_row(p, now)
+        self._side_rows(p, now)
 
     def update_process(self, p: Process, now: dt.datetime) -> None:
         """Write the new state if nobody changed the row since it was read; otherwise a Conflict."""
@@ -142,6 +149,19 @@ class MemoryTx:
         self._write("processes")[p.id] = row
         p.version += 1
         self._wrote(p.next_auto_at)
+        self._side_rows(p, now)
+
+    def _side_rows(self, p: Process, now: dt.datetime) -> None:
+        """What is stored beside the row (storage/store.py does the same): the reference data, once per
+        content, and the entries the process added to its log."""
+        if p.reference is not None:
+            rid, content = upcast.identify(p.reference)
+            if rid not in self._read("reference_data"):
+                self._write("reference_data")[rid] = {"id": rid, "format": upcast.REFERENCE_FORMAT,
+                                                      "content": self.store._freeze(content), "created_at": naive(now)}
+        if p.new_log:
+            self._write("process_log").extend({**r, "data": self.store._freeze(r["data"])} for r in log_rows(p))
+            p.new_log = []
 
     # -- deadlines ------------------------------------------------------------------------------------
     def deadlines_of(self, process_id: str) -> list[Deadline]:
@@ -196,7 +216,8 @@ class MemoryTx:
                 "id": oid, "key": n.key, "process_id": n.process_id, "root_id": n.root_id,
                 "deadline_id": n.deadline_id, "record_seq": n.payload.get("record_seq"), "kind": n.kind,
                 "to_addr": n.to_addr, "to_name": n.to_name, "subject": n.subject,
-                "payload": self.store._freeze(n.payload), "status": "pending", "attempts": 0,
+                "payload": self.store._freeze(upcast.stamp_payload(n.payload)), "format": upcast.PAYLOAD_FORMAT,
+                "status": "pending", "attempts": 0,
                 "created_at": naive(now), "next_attempt_at": naive(now), "sent_at": None, "last_error": None,
                 "message_id": None}
             self._write("outbox_keys")[n.key] = oid
@@ -306,6 +327,7 @@ class MemoryStore:
                 row = self._process_row(p, now or p.created_at)
                 row["version"] = p.version or 1
                 tx._write("processes")[p.id] = row
+                tx._side_rows(p, now or p.created_at)
             for d in deadlines:
                 if d.id is None:
                     d.id = self._next_id("deadlines")
@@ -331,11 +353,21 @@ class MemoryStore:
     def _process_row(self, p: Process, now: dt.datetime) -> Row:
         return {"id": p.id, "workflow": p.workflow, "ptype": p.ptype, "parent_id": p.parent_id,
                 "root_id": p.root_id or p.id, "state": p.state, "final": bool(p.final), "version": p.version,
-                "data": self._freeze(p.data), "created_at": naive(p.created_at), "updated_at": naive(now),
+                **{k: self._freeze(v) if k == "data" else v for k, v in process_values(p).items()},
+                "created_at": naive(p.created_at), "updated_at": naive(now),
                 "next_auto_at": naive(p.next_auto_at)}
 
-    def _process_of(self, row: Row) -> Process:
-        return _process({**row, "data": self._thaw(row["data"])})
+    def _process_of(self, row: Row, references: dict[str, Row] | None = None) -> Process:
+        """The typed process of a stored row; its reference data from `references` (a unit of work's view of
+        the table) or the committed table."""
+        table = self._tables.reference_data if references is None else references
+
+        def fetch(rid: str) -> Row | None:
+            found = table.get(rid)
+            return None if found is None else {**found, "content": self._thaw(found["content"])}
+
+        return decode_process({**row, "data": self._thaw(row["data"])},
+                              lambda rid: cached_reference(rid, fetch))[0]
 
     def _deadline_row(self, d: Deadline) -> Row:
         row = _deadline_values(d)
@@ -489,7 +521,8 @@ class MemoryOutbox:
                 self._change(tx, r["id"], next_attempt_at=until, attempts=r["attempts"] + 1)
         return [OutboxRow(id=r["id"], key=r["key"], process_id=r["process_id"], root_id=r["root_id"],
                           to_addr=r["to_addr"], to_name=r["to_name"], subject=r["subject"],
-                          payload=self.store._thaw(r["payload"]), attempts=r["attempts"] + 1, kind=r["kind"])
+                          payload=upcast.upcast_payload(r["format"], self.store._thaw(r["payload"])),
+                          attempts=r["attempts"] + 1, kind=r["kind"])
                 for r in rows]
 
     def mark_sent(self, row_id: int, now: dt.datetime, message_id: str) -> None:

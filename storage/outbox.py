@@ -3,12 +3,14 @@ A row is claimed by moving its next attempt past a lease, so no transaction stay
 dispatcher that dies after sending leaves the row to be sent again once the lease ends (the same Message-ID)."""
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from convenant.engine.upcast import upcast_payload
 from convenant.storage import tables as t
 from convenant.storage.store import SqlStore, aware, naive
 
@@ -42,9 +44,11 @@ class OutboxRepo:
             if rows:
                 tx.conn.execute(t.outbox.update().where(t.outbox.c.id.in_([r["id"] for r in rows]))
                                 .values(next_attempt_at=naive(now + lease), attempts=t.outbox.c.attempts + 1))
+        # a payload queued by an older release is read in the format notifications/ renders (engine/upcast.py)
         return [OutboxRow(id=r["id"], key=r["key"], process_id=r["process_id"], root_id=r["root_id"],
-                          to_addr=r["to_addr"], to_name=r["to_name"], subject=r["subject"], payload=r["payload"],
-                          attempts=r["attempts"] + 1, kind=r["kind"]) for r in rows]
+                          to_addr=r["to_addr"], to_name=r["to_name"], subject=r["subject"],
+                          payload=upcast_payload(r["format"], r["payload"]), attempts=r["attempts"] + 1,
+                          kind=r["kind"]) for r in rows]
 
     def mark_sent(self, row_id: int, now: dt.datetime, message_id: str) -> None:
         with self.store.transaction() as tx:
@@ -65,7 +69,7 @@ class OutboxRepo:
             if alert:
                 tx.enqueue(alert, now)
 
-    def list(self, status: str | None = None, root_id: str | None = None) -> list[dict[str, Any]]:
+    def list(self, status: str | None = None, root_id: str | None = None) -> builtins.list[dict[str, Any]]:
         stmt = sa.select(t.outbox).order_by(t.outbox.c.id)
         if status:
             stmt = stmt.where(t.outbox.c.status == status)
@@ -74,14 +78,15 @@ class OutboxRepo:
         with self.store.reading() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
-    def for_records(self, seqs: list[int], tz: dt.tzinfo | None = None) -> dict[int, list[dict[str, Any]]]:
+    def for_records(self, seqs: builtins.list[int], tz: dt.tzinfo | None = None
+                    ) -> dict[int, builtins.list[dict[str, Any]]]:
         if not seqs:
             return {}
         with self.store.reading() as conn:
             rows = conn.execute(sa.select(t.outbox.c.record_seq, t.outbox.c.to_addr, t.outbox.c.status,
                                           t.outbox.c.sent_at, t.outbox.c.attempts, t.outbox.c.kind)
                                 .where(t.outbox.c.record_seq.in_(seqs)).order_by(t.outbox.c.id)).mappings()
-            out: dict[int, list[dict[str, Any]]] = {}
+            out: dict[int, builtins.list[dict[str, Any]]] = {}
             zone = tz or dt.UTC
             for r in rows:
                 sent = aware(r["sent_at"]).astimezone(zone).isoformat(timespec="seconds") if r["sent_at"] else None

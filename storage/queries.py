@@ -19,6 +19,7 @@ from convenant.storage.store import (
     check_chain,
     naive,
     record_view,
+    references_on,
 )
 
 PAGE = 1000
@@ -28,7 +29,7 @@ def list_roots(store: SqlStore) -> list[Any]:
     with store.reading() as conn:
         rows = conn.execute(sa.select(t.processes).where(t.processes.c.parent_id.is_(None))
                             .order_by(t.processes.c.id)).mappings()
-        return [_process(r) for r in rows]
+        return [_process(r, references_on(conn)) for r in rows]
 
 
 def list_deadlines(store: SqlStore, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
@@ -148,7 +149,7 @@ class SqlReadModels:
     def process(self, pid: str) -> Process | None:
         with self.store.reading() as conn:
             row = conn.execute(sa.select(t.processes).where(t.processes.c.id == pid)).mappings().first()
-        return _process(row) if row else None
+            return _process(row, references_on(conn)) if row else None
 
     def roots(self) -> list[Process]:
         return list_roots(self.store)
@@ -158,7 +159,7 @@ class SqlReadModels:
             rows = conn.execute(sa.select(t.processes).where(t.processes.c.root_id == root_id,
                                                              t.processes.c.id != root_id)
                                 .order_by(t.processes.c.created_at, t.processes.c.id)).mappings()
-            return [_process(r) for r in rows]
+            return [_process(r, references_on(conn)) for r in rows]
 
     def deadlines(self, *, statuses: tuple[str, ...] | None, due_until: dt.date | None = None,
                   root_id: str | None = None) -> list[Deadline]:

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from convenant.engine import upcast
 from convenant.engine.clock import UTC
 from convenant.engine.errors import BadInput, Conflict, ConvenantError
 from convenant.engine.history import HISTORY_FIELDS
-from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.engine.model import Deadline, DeadlineStatus, LogEntry, Notification, Process, Record, Reference
 from convenant.storage import tables as t
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +31,11 @@ def naive(moment: dt.datetime | None) -> dt.datetime | None:
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """A stored (naive UTC) time that is never missing, as an aware one."""
+    return moment.replace(tzinfo=UTC)
 
 
 def record_hash(fields: dict[str, Any], prev_hash: str) -> str:
@@ -119,6 +125,11 @@ _CLAIM_DEADLINES = _DUE_DEADLINES.with_for_update(skip_locked=True)
 _DEADLINES_IN = sa.select(t.deadlines).where(t.deadlines.c.id.in_(sa.bindparam("ids", expanding=True)))
 _PROCESSES_IN = sa.select(t.processes).where(t.processes.c.id.in_(sa.bindparam("ids", expanding=True)))
 # ... and on every command's path (bench/: durable commands)
+_REFERENCE = sa.select(t.reference_data.c.format, t.reference_data.c.content).where(
+    t.reference_data.c.id == sa.bindparam("rid"))
+_REFERENCE_INSERT = {"postgresql": postgresql.insert(t.reference_data).on_conflict_do_nothing(index_elements=["id"]),
+                     "sqlite": sqlite.insert(t.reference_data).on_conflict_do_nothing(index_elements=["id"])}
+_LOG_INSERT = t.process_log.insert()
 _PROCESS_UPDATE = (t.processes.update()
                    .where(t.processes.c.id == sa.bindparam("pid"), t.processes.c.version == sa.bindparam("seen")))
 _DEADLINES_OF = (sa.select(t.deadlines).where(t.deadlines.c.process_id == sa.bindparam("pid"))
@@ -146,6 +157,8 @@ class Tx:
         # the earliest due moment this unit of work wrote (a next step, an automatic transition): a batch stops
         # before an item later than it, so that catching up after downtime keeps strict time order
         self.earliest_write: dt.datetime | None = None
+        # reference data an older row kept inline, read (upcast) here: stored when that process is written
+        self._inline_references: dict[str, dict[str, Any]] = {}
 
     def _wrote(self, moment: dt.datetime | None) -> None:
         if moment is not None and (self.earliest_write is None or moment < self.earliest_write):
@@ -183,7 +196,16 @@ class Tx:
         if row is None:
             stmt = _PROCESS_LOCKED if lock and self.pg else _PROCESS
             row = self.conn.execute(stmt, {"pid": pid}).mappings().first()
-        return _process(row) if row else None
+        return self._process(row) if row else None
+
+    def _process(self, row: Any) -> Process:
+        p, inline = decode_process(row, self.reference)
+        if inline is not None and p.reference is not None:
+            self._inline_references[p.reference.id] = inline
+        return p
+
+    def reference(self, rid: str) -> Reference:
+        return cached_reference(rid, lambda r: self.conn.execute(_REFERENCE, {"rid": r}).mappings().first())
 
     def has_processes(self) -> bool:
         return self.conn.execute(sa.select(t.processes.c.id).limit(1)).first() is not None
@@ -192,27 +214,53 @@ class Tx:
         rows = self.conn.execute(sa.select(t.processes).where(t.processes.c.root_id == root_id,
                                                               t.processes.c.id != root_id)
                                  .order_by(t.processes.c.created_at, t.processes.c.id)).mappings()
-        return [_process(r) for r in rows]
+        return [self._process(r) for r in rows]
 
     def insert_process(self, p: Process, now: dt.datetime) -> None:
         p.version = 1
         self._wrote(p.next_auto_at)
+        if p.reference is not None:
+            rid, content = upcast.identify(p.reference)
+            self._store_reference(rid, content, now)
         self.conn.execute(t.processes.insert().values(
             id=p.id, workflow=p.workflow, ptype=p.ptype, parent_id=p.parent_id, root_id=p.root_id or p.id,
-            state=p.state, final=p.final, version=1, data=p.data, created_at=naive(p.created_at),
-            updated_at=naive(now), next_auto_at=naive(p.next_auto_at)))
+            state=p.state, final=p.final, version=1, created_at=naive(p.created_at), updated_at=naive(now),
+            next_auto_at=naive(p.next_auto_at), **process_values(p)))
+        self._write_log(p)
 
     def update_process(self, p: Process, now: dt.datetime) -> None:
         """Write the new state if nobody changed the row since it was read; otherwise a Conflict."""
         result = self.conn.execute(_PROCESS_UPDATE, {
-            "pid": p.id, "seen": p.version, "state": p.state, "final": p.final, "data": p.data,
-            "version": p.version + 1, "updated_at": naive(now), "next_auto_at": naive(p.next_auto_at)})
+            "pid": p.id, "seen": p.version, "state": p.state, "final": p.final, "version": p.version + 1,
+            "updated_at": naive(now), "next_auto_at": naive(p.next_auto_at), **process_values(p)})
         if result.rowcount != 1:
             raise Conflict(f"process {p.id} was changed by someone else meanwhile; reload and try again",
                            process=p.id)
         p.version += 1
         self._ahead.pop(("process", p.id), None)
         self._wrote(p.next_auto_at)
+        inline = self._inline_references.pop(p.reference.id, None) if p.reference is not None else None
+        if inline is not None and p.reference is not None:
+            self._store_reference(p.reference.id, inline, now)
+        self._write_log(p)
+
+    def _store_reference(self, rid: str, content: dict[str, Any], now: dt.datetime) -> None:
+        """Reference data is immutable and named by its content: a second agreement with the same data adds no row."""
+        self.conn.execute(_REFERENCE_INSERT[self.conn.dialect.name],
+                          {"id": rid, "format": upcast.REFERENCE_FORMAT, "content": content, "created_at": naive(now)})
+
+    def _write_log(self, p: Process) -> None:
+        if p.new_log:
+            self.conn.execute(_LOG_INSERT, log_rows(p))
+            p.new_log = []
+
+    def log_of(self, process_id: str, kind: str | None = None) -> list[LogEntry]:
+        """A process's log (a plug-in's account of its acts, e.g. the progress reports), oldest first."""
+        stmt = sa.select(t.process_log).where(t.process_log.c.process_id == process_id)
+        if kind is not None:
+            stmt = stmt.where(t.process_log.c.kind == kind)
+        rows = self.conn.execute(stmt.order_by(t.process_log.c.id)).mappings()
+        return [log_entry(r) for r in rows]
 
     # -- deadlines ------------------------------------------------------------------------------------
     def deadlines_of(self, process_id: str) -> list[Deadline]:
@@ -232,7 +280,9 @@ class Tx:
 
     def insert_deadline(self, d: Deadline) -> None:
         self._wrote(d.next_at)
-        d.id = self.conn.execute(t.deadlines.insert().values(**_deadline_values(d))).inserted_primary_key[0]
+        key = self.conn.execute(t.deadlines.insert().values(**_deadline_values(d))).inserted_primary_key
+        assert key is not None
+        d.id = key[0]
 
     def update_deadline(self, d: Deadline) -> None:
         self._ahead.pop(("deadline", d.id), None)
@@ -272,8 +322,9 @@ class Tx:
             return 0
         rows = [{"key": n.key, "process_id": n.process_id, "root_id": n.root_id, "deadline_id": n.deadline_id,
                  "kind": n.kind, "to_addr": n.to_addr, "to_name": n.to_name, "subject": n.subject,
-                 "payload": n.payload, "status": "pending", "attempts": 0, "created_at": naive(now),
-                 "next_attempt_at": naive(now), "record_seq": n.payload.get("record_seq")} for n in notes]
+                 "payload": upcast.stamp_payload(n.payload), "format": upcast.PAYLOAD_FORMAT, "status": "pending",
+                 "attempts": 0, "created_at": naive(now), "next_attempt_at": naive(now),
+                 "record_seq": n.payload.get("record_seq")} for n in notes]
         if self._deadline_writes is not None:  # batch mode: written at flush; the count is what was offered
             self._outbox_rows += rows
             return len(rows)
@@ -293,9 +344,9 @@ class Tx:
                               .order_by(t.deadlines.c.next_at, t.deadlines.c.id).limit(1)).first()
         items = []
         if p:
-            items.append((aware(p[0]), 0, "process", p[1]))
+            items.append((utc(p[0]), 0, "process", p[1]))
         if d:
-            items.append((aware(d[0]), 1, "deadline", d[1]))
+            items.append((utc(d[0]), 1, "deadline", d[1]))
         if not items:
             return None
         moment, _, kind, ident = min(items)
@@ -306,9 +357,9 @@ class Tx:
         share the work and none takes a row twice)."""
         self.flush()
         params = {"now": naive(now), "lim": limit}
-        items = [(aware(m), 0, "process", i)
+        items = [(utc(m), 0, "process", i)
                  for m, i in self.conn.execute(_CLAIM_PROCESSES if self.pg else _DUE_PROCESSES, params)]
-        items += [(aware(m), 1, "deadline", i)
+        items += [(utc(m), 1, "deadline", i)
                   for m, i in self.conn.execute(_CLAIM_DEADLINES if self.pg else _DUE_DEADLINES, params)]
         items.sort()
         return [(m, k, i) for m, _, k, i in items[:limit]]
@@ -319,8 +370,8 @@ class Tx:
                   self.conn.execute(sa.select(sa.func.min(t.deadlines.c.next_at))).scalar(),
                   self.conn.execute(sa.select(sa.func.min(t.outbox.c.next_attempt_at))
                                     .where(t.outbox.c.status == "pending")).scalar()]
-        values = [v for v in values if v is not None]
-        return aware(min(values)) if values else None
+        present: list[dt.datetime] = [v for v in values if v is not None]
+        return utc(min(present)) if present else None
 
     def next_mail_at(self, until: dt.datetime) -> dt.datetime | None:
         self.flush()
@@ -394,16 +445,79 @@ class SqlStore:
         self.engine.dispose()
 
 
-def _process(row: Any) -> Process:
-    return Process(id=row["id"], workflow=row["workflow"], ptype=row["ptype"], state=row["state"],
-                   data=row["data"], created_at=aware(row["created_at"]), version=row["version"],
-                   parent_id=row["parent_id"], root_id=row["root_id"], next_auto_at=aware(row["next_auto_at"]),
-                   final=row["final"])
+# -- processes, their reference data and their log, as rows (engine/upcast.py knows the formats) ---------------
+References = Callable[[str], Reference]
+Fetch = Callable[[str], Any]               # the reference row of an id (format, content), or None
+
+# Reference data is named by the hash of its content, so one id means one content in every database: a process
+# keeps the decoded objects of the few distinct references there are, and reads each from its database once.
+_REFERENCES: dict[str, Reference] = {}
+_REFERENCES_KEPT = 256
+
+
+def cached_reference(rid: str, fetch: Fetch) -> Reference:
+    found = _REFERENCES.get(rid)
+    if found is None:
+        row = fetch(rid)
+        if row is None:
+            raise ConvenantError(f"the reference data {rid} an agreement names is missing from the database")
+        found = upcast.load_reference(row["format"], row["content"], rid)
+        if len(_REFERENCES) >= _REFERENCES_KEPT:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+        _REFERENCES[rid] = found
+    return found
+
+
+def decode_process(row: Any, references: References) -> tuple[Process, dict[str, Any] | None]:
+    """The typed process of a row of any format, and the reference content the row kept inline (an older format
+    did; it is to be stored when the process is next written), else None."""
+    p = Process(id=row["id"], workflow=row["workflow"], ptype=row["ptype"], state=row["state"],
+                created_at=utc(row["created_at"]), version=row["version"], parent_id=row["parent_id"],
+                root_id=row["root_id"], next_auto_at=aware(row["next_auto_at"]), final=row["final"])
+    fmt = row.get("format") or 1
+    if fmt == upcast.PROCESS_FORMAT:
+        rid = upcast.reference_id_of(row["data"])
+        upcast.fill_process(p, row["data"], references(rid) if rid else None)
+        return p, None
+    stored = upcast.upcast_process(fmt, row["data"])
+    inline = stored.reference
+    if inline is not None:
+        reference = upcast.load_reference(upcast.REFERENCE_FORMAT, inline, upcast.content_id(inline))
+    else:
+        rid = upcast.reference_id_of(stored.data)
+        reference = references(rid) if rid else None
+    upcast.fill_process(p, stored.data, reference)
+    p.new_log = list(stored.log)
+    return p, inline
+
+
+def _process(row: Any, references: References) -> Process:
+    return decode_process(row, references)[0]
+
+
+def process_values(p: Process) -> dict[str, Any]:
+    """The row's `format` and `data` columns of a process, in the current format."""
+    return {"format": upcast.PROCESS_FORMAT, "data": upcast.process_data(p)}
+
+
+def log_rows(p: Process) -> list[dict[str, Any]]:
+    return [{"process_id": p.id, "root_id": p.root_id or p.id, "kind": e.kind, "subject": e.subject,
+             "effective": e.effective, "recorded_at": naive(e.recorded_at), "data": e.data} for e in p.new_log]
+
+
+def log_entry(row: Any) -> LogEntry:
+    return LogEntry(kind=row["kind"], effective=row["effective"], recorded_at=utc(row["recorded_at"]),
+                    subject=row["subject"], data=dict(row["data"] or {}))
+
+
+def references_on(conn: Connection) -> References:
+    """Reference data read on this connection (outside a unit of work: the read side)."""
+    return lambda rid: cached_reference(rid, lambda r: conn.execute(_REFERENCE, {"rid": r}).mappings().first())
 
 
 def _deadline(row: Any) -> Deadline:
     return Deadline(id=row["id"], process_id=row["process_id"], root_id=row["root_id"], kind=row["kind"],
-                    due=row["due"], status=row["status"], article=row["article"], rule=row["rule"],
+                    due=row["due"], status=DeadlineStatus(row["status"]), article=row["article"], rule=row["rule"],
                     moment=row["moment"], responsible=row["responsible"], created_at=aware(row["created_at"]),
                     met_on=row["met_on"], missed_at=aware(row["missed_at"]), step=row["step"],
                     next_at=aware(row["next_at"]), subject=row["subject"])

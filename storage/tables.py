@@ -23,6 +23,8 @@ processes = sa.Table(
     sa.Column("final", sa.Boolean, nullable=False, default=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
+    # the format of `data` (engine/upcast.py); rows written before the column existed are format 1
+    sa.Column("format", sa.Integer, nullable=False, server_default=sa.text("1")),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("next_auto_at", sa.DateTime, nullable=True),
@@ -101,6 +103,8 @@ outbox = sa.Table(
     sa.Column("to_name", sa.String(200), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
+    # the format of `payload` (engine/upcast.py); rows queued before the column existed are format 1
+    sa.Column("format", sa.Integer, nullable=False, server_default=sa.text("1")),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.DateTime, nullable=False),
@@ -111,6 +115,30 @@ outbox = sa.Table(
     sa.Index("ix_outbox_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'"),
              sqlite_where=sa.text("status = 'pending'")),
     sa.Index("ix_outbox_process", "root_id"),
+)
+
+# An agreement's static reference data (contacts, governance, the plug-ins' texts such as the themes'
+# commitments): immutable, stored once under the SHA-256 of its content and named by the agreements' rows.
+reference_data = sa.Table(
+    "reference_data", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("format", sa.Integer, nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# A process's log (a plug-in's account of acts, such as the themes' progress reports): appended, never changed.
+process_log = sa.Table(
+    "process_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process_id", sa.String(200), nullable=False),
+    sa.Column("root_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=True),
+    sa.Column("effective", sa.Date, nullable=False),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_process_log_root_kind", "root_id", "kind", "subject"),
 )
 
 refusals = sa.Table(

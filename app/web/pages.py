@@ -341,7 +341,7 @@ def history(request: Request) -> Response:
     lang = lang_of(request)
     filters = history_filters(request)
     procs = processes_of(app.queries, who)
-    parties = sorted({(pid, p["name"]) for r in procs if r.parent_id is None for pid, p in r.parties.items()})
+    parties = sorted({(pid, p.name) for r in procs if r.parent_id is None for pid, p in r.parties.items()})
     errors: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     truncated = False
@@ -405,9 +405,9 @@ def agenda(request: Request) -> Response:
         d["days_left"] = (dt.date.fromisoformat(d["due"]) - today).days
     roots = [p for p in procs.values() if p.parent_id is None]
     if who.role == "party":
-        feed_parties = [(who.party, next((r.parties[who.party]["name"] for r in roots), who.party))]
+        feed_parties = [(who.party, next((r.parties[who.party].name for r in roots), who.party))]
     else:
-        feed_parties = sorted({(pid, p["name"]) for r in roots for pid, p in r.parties.items()})
+        feed_parties = sorted({(pid, p.name) for r in roots for pid, p in r.parties.items()})
     feeds = [(pid, name, f"{request.base_url}feeds/{quote(pid)}.ics?token={quote(who.token)}")
              for pid, name in feed_parties]
     return render(request, "agenda.html", {"rows": rows, "within": raw, "feeds": feeds,
@@ -427,7 +427,7 @@ def feed(request: Request, party: str, token: str | None = None) -> Response:
     roots = [r for r in app.queries.roots(who) if party in r.parties]
     if not roots:
         raise NotFound(f"no agreement has a party {party!r}")
-    lang = roots[0].parties[party].get("language", "nl")
+    lang = str(roots[0].parties[party].language)
     events = []
     for d in app.queries.deadlines(who, include_missed=True):
         root = next((r for r in roots if r.id == root_of(d["process"])), None)
@@ -436,11 +436,11 @@ def feed(request: Request, party: str, token: str | None = None) -> Response:
         wf = app.service.workflow(root.workflow)
         events.append(DeadlineEvent(
             uid=calendar_uid(d["process"], d["kind"], d["id"]), due=dt.date.fromisoformat(d["due"]),
-            summary=f"{find_title(wf, d['kind'], 'deadline', lang)} ({root.data.get('title') or root.id})",
+            summary=f"{find_title(wf, d['kind'], 'deadline', lang)} ({root.title or root.id})",
             description=f"{d['process']}: {d['kind']}, {d['article']}; status {d['status']}",
             status=d["status"], categories=(d["article"],)))
     ics = deadline_calendar(events, now=app.service.now(),
-                            name=f"{gettext('Deadlines', lang)}: {roots[0].parties[party]['name']}")
+                            name=f"{gettext('Deadlines', lang)}: {roots[0].parties[party].name}")
     return Response(ics, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{party}.ics"',
                              "Cache-Control": "private, max-age=300"})

@@ -13,9 +13,10 @@ from convenant.engine.agreements import agreement_data, read_data_file
 from convenant.engine.config import settings_from_dict
 from convenant.engine.decisions import judge, outcome, possible_outcomes, uncovered
 from convenant.engine.definitions import DecisionSpec, OutcomeRule
-from convenant.engine.loading import parse_definition
 from convenant.engine.errors import BadInput, NotAllowed
-from convenant.engine.model import Process
+from convenant.engine.loading import parse_definition
+from convenant.engine.model import Facts, Process
+from convenant.engine.plugins import registry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +36,7 @@ def brute_force(spec: DecisionSpec, voters: list[str], answers: dict[str, str]) 
     missing = [v for v in voters if v not in answers]
     outs = set()
     for combo in itertools.product(spec.answers, repeat=len(missing)):
-        full = {**{v: answers[v] for v in voters if v in answers}, **dict(zip(missing, combo))}
+        full = {**{v: answers[v] for v in voters if v in answers}, **dict(zip(missing, combo, strict=True))}
         outs.add(judge(spec.rules, frozenset(full.values())) if voters else None)
     return outs
 
@@ -168,9 +169,9 @@ def test_shipped_decisions_cover_every_combination():
 
 
 # -- cast_vote: the same properties through the engine's rule, with real parties ---------------------------
-EXAMPLE = agreement_data(WF, read_data_file(workflows.example_file(WF)))
+EXAMPLE = agreement_data(WF, read_data_file(workflows.example_file(WF)), registry.library(WF).plugins)
 SETTINGS = settings_from_dict({}, base_dir=Path("."))
-PARTIES = list(EXAMPLE["parties"])          # ienw, ez, vro (represented by ienw), ipo, uvw, vng
+PARTIES = list(EXAMPLE.parties)          # ienw, ez, vro (represented by ienw), ipo, uvw, vng
 DAY = dt.date(2026, 2, 2)
 
 
@@ -188,22 +189,23 @@ def _act(root: Process, proc: Process, ptype: str, trigger: str, party: str, par
        attempts=st.lists(st.tuples(st.sampled_from(PARTIES), st.sampled_from(["consent", "refuse"])), max_size=12))
 def test_cast_vote_counts_each_current_party_once(requester, withdrawn, attempts):
     """Represented, withdrawn and repeated answers are refused; the rest count once; the outcome is final."""
-    data = {k: v for k, v in EXAMPLE.items()}
-    data["parties"] = {pid: dict(p, signed_on="2025-03-20") for pid, p in EXAMPLE["parties"].items()}
+    root = EXAMPLE.process("k", WF, state="active", created_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC),
+                           entered_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    root = rules.snapshot(root)          # its own parties: the example's stay as they are
+    for party in root.parties.values():
+        party.signed_on = dt.date(2025, 3, 20)
     for pid in withdrawn - {requester}:
-        data["parties"][pid]["withdrawn_on"] = "2026-01-01"
-    root = Process(id="k", workflow=WF.name, ptype="agreement", state="active", data=data,
-                   created_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC), root_id="k")
+        root.parties[pid].withdrawn_on = dt.date(2026, 1, 1)
     child = Process(id="k/amendment-1", workflow=WF.name, ptype="amendment", state="open",
-                    data={"facts": {"requester": requester, "ref": "req"}}, created_at=root.created_at,
+                    facts=Facts({"requester": requester, "ref": "req"}), created_at=root.created_at,
                     parent_id="k", root_id="k")
     rules.effect_open_decision(_act(root, child, "amendment", "consent", requester, {}), name="amendment")
     voters = rules.voters(root, DAY)
     decided = None
     for party, answer in attempts:
-        state = child.data["decisions"]["amendment"]
-        before = {k: dict(v) for k, v in state["answers"].items()}
-        represented = root.parties[party].get("represented_by")
+        state = child.decisions["amendment"]
+        before = {k: v.to_dict() for k, v in state.answers.items()}
+        represented = root.parties[party].represented_by
         if represented:   # the service refuses these before any rule runs (authorisation)
             continue
         act = _act(root, child, "amendment", answer, party, {})
@@ -212,20 +214,20 @@ def test_cast_vote_counts_each_current_party_once(requester, withdrawn, attempts
             with pytest.raises(NotAllowed) as err:
                 rules.cast_vote(act, "amendment", answer)
             assert err.value.article == "Art. 5.8"
-            assert state["answers"] == before
+            assert {k: v.to_dict() for k, v in state.answers.items()} == before
             continue
         rules.cast_vote(act, "amendment", answer)
-        assert state["answers"][party]["answer"] == answer and state["answers"][party]["ref"] == f"ref-{party}"
-        if state["outcome"] is not None:
-            decided = decided or state["outcome"]
-            assert state["outcome"] == decided
-    final = child.data["decisions"]["amendment"]
-    assert set(final["answers"]) <= set(voters) and requester in final["answers"]
-    assert final["answers"][requester]["answer"] == "consent"
-    given_answers = {a["answer"] for a in final["answers"].values()}
-    if final["outcome"] == "adopted":
-        assert set(final["answers"]) == set(voters) and given_answers == {"consent"}
-    elif final["outcome"] == "rejected":
+        assert state.answers[party].answer == answer and state.answers[party].ref == f"ref-{party}"
+        if state.outcome is not None:
+            decided = decided or state.outcome
+            assert state.outcome == decided
+    final = child.decisions["amendment"]
+    assert set(final.answers) <= set(voters) and requester in final.answers
+    assert final.answers[requester].answer == "consent"
+    given_answers = {a.answer for a in final.answers.values()}
+    if final.outcome == "adopted":
+        assert set(final.answers) == set(voters) and given_answers == {"consent"}
+    elif final.outcome == "rejected":
         assert "refuse" in given_answers
     else:
-        assert "refuse" not in given_answers and set(final["answers"]) < set(voters)
+        assert "refuse" not in given_answers and set(final.answers) < set(voters)

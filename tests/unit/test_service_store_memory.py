@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 from convenant.engine.errors import BadInput, Conflict, NotAllowed
-from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.engine.model import Deadline, Facts, Notification, Process, Record
 from convenant.storage.memory import IntegrityError, MemoryReadModels, MemoryStore, MemoryTokens
 from convenant.storage.store import GENESIS, hashed_fields, record_hash
 
@@ -19,7 +19,7 @@ T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 def proc(pid: str = "a", **kw) -> Process:
     root = kw.pop("root_id", pid)
     return Process(id=pid, workflow="krachtenbundeling", ptype=kw.pop("ptype", "agreement"),
-                   state=kw.pop("state", "draft"), data=kw.pop("data", {"facts": {}, "parties": {}}),
+                   state=kw.pop("state", "draft"), facts=Facts(kw.pop("facts", {})),
                    created_at=kw.pop("created_at", T0), root_id=root, **kw)
 
 
@@ -113,16 +113,16 @@ def test_a_unit_that_commits_under_an_open_one_makes_the_outer_commit_a_conflict
 
 def test_reads_hand_out_copies_and_json_columns_store_what_sql_could(store):
     with store.transaction() as tx:
-        tx.insert_process(proc(data={"facts": {"pair": (1, 2)}, "parties": {}}), T0)
+        tx.insert_process(proc(facts={"pair": (1, 2)}), T0)
     with store.transaction() as tx:
         p = tx.get_process("a")
-        assert p is not None and p.data["facts"]["pair"] == [1, 2]        # a tuple comes back as JSON's list
-        p.data["facts"]["changed"] = True                                # not written: not stored
+        assert p is not None and p.facts["pair"] == [1, 2]        # a tuple comes back as JSON's list
+        p.facts["changed"] = True                                # not written: not stored
     with store.transaction() as tx:
         again = tx.get_process("a")
-        assert again is not None and "changed" not in again.data["facts"]
+        assert again is not None and "changed" not in again.facts
         with pytest.raises(TypeError):
-            tx.insert_process(proc("d", data={"facts": {"on": dt.date(2025, 3, 1)}}), T0)
+            tx.insert_process(proc("d", facts={"on": dt.date(2025, 3, 1)}), T0)
 
 
 def test_the_chain_uses_the_sql_stores_hashes_and_verification_finds_tampering(store):
