@@ -505,6 +505,7 @@ def from_format_1(v1: dict[str, Any]) -> FromFormat1 | None:
                 "source": t.get("source")} for t in v1.get("vth_targets") or []]
     contacts = {g: [{"name": c.get("name", g), "email": c["email"], "language": c.get("language", "nl")}
                     for c in cs] for g, cs in (v1.get("government_contacts") or {}).items()}
+    log.sort(key=lambda e: e.recorded_at)      # the log's order is the order of entry (stable per theme)
     return FromFormat1(state={"themes": themes, "government_contacts": contacts},
                        reference={"themes": infos, "targets": targets}, log=log)
 
