@@ -1,281 +1,148 @@
-"""The benchmark: `python -m bench.run [--quick]`. Every figure is printed beside a baseline measured in the same
-run on the same machine, with the ratio and the issue's target. Not a test: nothing here fails on a slow machine.
+"""The benchmark: `python -m bench.run [--quick]`. Every figure stands beside its baseline, measured in the same
+run in interleaved blocks (A B, B A, ...) over several rounds, and is printed as median [min–max] over the rounds,
+in wall and CPU time; each ratio is taken round by round. Not a test: nothing here fails on a slow machine.
 
-PostgreSQL is taken from CONVENANT_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); each
-part runs in a fresh database of its own, dropped afterwards. Without a server the PostgreSQL parts are skipped
-with a note."""
+P1 durable commands beside the driver's own writes; P2 the reminder sweep beside APScheduler; P3 the CLI as whole
+processes beside `python -c pass`; P4 a long history beside the raw keyset query; P5 two PostgreSQL processes
+beside one; P6 the HTTP API under 50 clients. PostgreSQL is taken from CONVENANT_TEST_PG_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/test); every part runs in scratch databases of its own, dropped
+afterwards. Without a server the PostgreSQL parts are skipped with a note."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
-import json
-import platform
-import subprocess
-import sys
 import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
-
-from bench.seed import PG_ADMIN_URL, make_app, pg_database, seed_agreements, sweep_outcome
+from bench import measure as m
+from bench.seed import PG_ADMIN_URL, make_app, pg_database
 
 SIZES = {
-    "full": {"commands": 1000, "raw": 3000, "steps": 3000, "sweep": 100_000, "aps": 2000, "race": 10_000,
-             "history": 10_000},
-    "quick": {"commands": 150, "raw": 500, "steps": 500, "sweep": 5_000, "aps": 300, "race": 1_500,
-              "history": 2_000},
+    "full": {"rounds": 5, "commands": 400, "profile": 200, "sweep": 100_000, "race": 10_000, "proc_commands": 300,
+             "others": 100_000, "history": 10_000, "cli_calls": 10, "http_seconds": 30.0, "http_agreements": 6000},
+    "quick": {"rounds": 2, "commands": 100, "profile": 50, "sweep": 2_000, "race": 500, "proc_commands": 50,
+              "others": 2_000, "history": 1_000, "cli_calls": 1, "http_seconds": 5.0, "http_agreements": 800},
 }
-PROGRESS = {"theme": "ruimte", "status": "on_track"}
-ROWS: list[tuple[str, str, str, str, str]] = []
+PARTS = ("P1", "P2", "P3", "P4", "P5", "P6")
 
 
-def row(what: str, figure: str, baseline: str, ratio: str, target: str) -> None:
-    ROWS.append((what, figure, baseline, ratio, target))
-    print(f"  {what:<44} {figure:>22}  {baseline:>28}  {ratio:>9}  {target}", flush=True)
+def sqlite_url(workdir: Path, name: str) -> str:
+    return f"sqlite:///{workdir / name}"
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - started, out
-
-
-def backends(workdir: Path, use_pg: bool):
-    yield "SQLite", lambda: _sqlite(workdir)
-    if use_pg:
-        yield "PostgreSQL", pg_database
-
-
-class _sqlite:
-    n = 0
-
-    def __init__(self, workdir: Path) -> None:
-        _sqlite.n += 1
-        self.url = f"sqlite:///{workdir / f'bench{_sqlite.n}.db'}"
-
-    def __enter__(self) -> str:
-        return self.url
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
-
-
-# -- 1. durable commands ----------------------------------------------------------------------------------
-def durable_commands(name: str, url: str, workdir: Path, size: dict[str, int]) -> None:
-    """Commands through Service.fire (state + chained record + outbox rows, one transaction each), spread over
-    50 signed agreements, beside bare commits of one row on the same engine (same pragmas, same fsync)."""
-    import convenant.storage.tables as t
-
-    app = make_app(url, workdir)
-    seeded = seed_agreements(app, 50, prefix="cmd")
-    store = app.store
-    with store.reading() as conn:
-        outbox_before = conn.execute(sa.select(sa.func.count()).select_from(t.outbox)).scalar()
-    n = size["commands"]
-    seconds, _ = timed(lambda: [app.service.fire(seeded.ids[i % 50], "report_progress", actor="Secretariaat",
-                                                 role="secretariat", data=PROGRESS) for i in range(n)])
-    with store.reading() as conn:
-        per_command = (conn.execute(sa.select(sa.func.count()).select_from(t.outbox)).scalar() - outbox_before) / n
-    with store.engine.begin() as conn:
-        conn.execute(t.meta.insert().values(key="bench", value="0"))
-    update = t.meta.update().where(t.meta.c.key == "bench")
-
-    def raw() -> None:
-        for i in range(size["raw"]):
-            with store.engine.begin() as conn:
-                conn.execute(update, {"value": str(i)})
-
-    raw_seconds, _ = timed(raw)
-    rate, ceiling = n / seconds, size["raw"] / raw_seconds
-    row(f"durable commands/s, {name}", f"{rate:,.0f}/s", f"raw commit {ceiling:,.0f}/s", f"{rate / ceiling:.0%}",
-        f">= 50% (outbox rows per command: {per_command:.1f})")
-    store.dispose()
-
-
-# -- 2. the in-memory step --------------------------------------------------------------------------------
-def in_memory_step(workdir: Path, size: dict[str, int]) -> None:
-    from convenant.engine.machine import ProcessMachine
-    from convenant.engine.service import Service
-    from convenant.notifications.render import render_subject
-
-    from bench.memory import RepeatingStore
-
-    app = make_app(f"sqlite:///{workdir / 'inmem.db'}", workdir)
-    seeded = seed_agreements(app, 1, prefix="mem")
-    pid = seeded.ids[0]
-    with app.store.transaction() as tx:
-        proc = tx.get_process(pid)
-        deadlines = tx.deadlines_of(pid)
-        meta = {"clock_mode": tx.meta("clock_mode"), "clock_now": tx.meta("clock_now")}
-    memory = RepeatingStore([proc], {pid: deadlines}, meta)
-    service = Service(memory, app.settings, app.workflows, subject=render_subject)
-    wf = app.workflows[proc.workflow]
-    n = size["steps"]
-    engine_s, _ = timed(lambda: [service.fire(pid, "report_progress", actor="Secretariaat", role="secretariat",
-                                              data=PROGRESS) for _ in range(n)])
-    machine = ProcessMachine(wf, proc.ptype)
-
-    class Model:
-        state = "signed"
-
-    model = Model()
-    machine.machine.add_model(model, initial="signed")
-    bare_s, _ = timed(lambda: [model.trigger("report_progress") for _ in range(n * 10)])
-    bare_s /= 10
-    attach_s, _ = timed(lambda: [machine.fire("signed", "report_progress", lambda c: False) for _ in range(n)])
-    per = lambda s: f"{s / n * 1e6:,.0f} µs"  # noqa: E731
-    row("engine in-memory step (report_progress)", per(engine_s), f"bare transitions {per(bare_s)}",
-        f"{engine_s / bare_s:.1f}x", "<= 3x")
-    row("  of which the machine (set state, fire)", per(attach_s), f"bare transitions {per(bare_s)}",
-        f"{attach_s / bare_s:.1f}x", "")
-    app.store.dispose()
-
-
-# -- 3. the reminder sweep and memory ---------------------------------------------------------------------
-def sweep(url: str, workdir: Path, size: dict[str, int], aps_url: str) -> None:
-    from bench.apscheduler_baseline import burst
-
-    n = size["sweep"]
-    app = make_app(url, workdir)
-    seed_s, seeded = timed(lambda: seed_agreements(app, n, prefix="sweep"))
-    out = subprocess.run([sys.executable, "-m", "bench.sweep", url, str(workdir)], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1])
-    child = json.loads(out.stdout.strip().splitlines()[-1])
-    outcome = sweep_outcome(app, seeded)
-    dropped = n - outcome["advanced"]
-    aps = burst(aps_url, size["aps"])
-    rate = child["ran"] / child["seconds"]
-    row(f"reminder sweep over {n:,} agreements", f"{rate:,.0f} steps/s",
-        f"APScheduler {aps['fired_per_s']:,.0f} jobs/s fired", f"{rate / aps['fired_per_s']:.0f}x",
-        ">= 10x, none dropped")
-    row("  dropped", f"{dropped} of {n:,} ({outcome['outbox']:,} mails queued)",
-        f"APScheduler {aps['missed']:,} of {aps['jobs']:,} missed", "", "0")
-    row(f"peak RSS, scheduler process, {n:,} agreements", f"{child['peak_rss_mb']:.0f} MB", "", "",
-        "<= 150 MB")
-    print(f"    (bulk setup of {n:,} agreements: {seed_s:.0f} s; sweep {child['seconds']:.1f} s)", flush=True)
-    app.store.dispose()
-
-
-# -- 4. several workers -----------------------------------------------------------------------------------
-def workers(workdir: Path, size: dict[str, int]) -> None:
-    from bench.workers import race
-
-    n = size["race"]
-    walls: dict[int, float] = {}
-    for count in (1, 2, 4):
+@contextlib.contextmanager
+def backend(name: str, workdir: Path, label: str) -> Iterator[str]:
+    if name == "SQLite":
+        yield sqlite_url(workdir, f"{label}.db")
+    else:
         with pg_database() as url:
-            app = make_app(url, workdir)
-            seeded = seed_agreements(app, n, prefix="race")
-            wall, reports = race(url, workdir, count)
-            outcome = sweep_outcome(app, seeded)
-            duplicates = sum(r["ran"] for r in reports) - outcome["advanced"]
-            lost = n - outcome["advanced"]
-            walls[count] = wall
-            app.store.dispose()
-        speed = walls[1] / wall
-        row(f"{count} PostgreSQL worker{'s' if count > 1 else ''}, {n:,} due deadlines", f"{n / wall:,.0f} steps/s",
-            f"1 worker {n / walls[1]:,.0f} steps/s", f"{speed:.2f}x",
-            f"dup {duplicates}, lost {lost}" + (", 2 workers >= 1.5x" if count == 2 else ""))
-
-
-# -- 5. a long history ------------------------------------------------------------------------------------
-def long_history(name: str, url: str, workdir: Path, size: dict[str, int]) -> None:
-    import convenant.storage.tables as t
-    from convenant.engine.model import Record
-    from convenant.storage import queries
-
-    app = make_app(url, workdir)
-    pid = "history"
-    app.service.create_agreement("krachtenbundeling", _example(app), pid=pid)
-    n = size["history"]
-    with app.store.transaction() as tx:  # chained by the store itself, in one transaction for the setup
-        for i in range(n - 1):
-            tx.append_record(Record(process=pid, root=pid, trigger="report_progress", source="active",
-                                    dest="active", actor="Secretariaat", role="secretariat", party=None,
-                                    effective="2025-06-01", recorded_at="2025-06-01T10:00:00+02:00",
-                                    article="Art. 1.1", data={"params": {"theme": "ruimte", "status": "on_track"},
-                                                              "i": i}))
-    stmt = sa.select(t.records).where(sa.or_(t.records.c.root == pid, t.records.c.process == pid)) \
-        .order_by(t.records.c.seq)
-
-    def raw() -> int:
-        with app.store.reading() as conn:
-            return len(conn.execute(stmt).mappings().all())
-
-    list_s, listed = timed(lambda: sum(1 for _ in queries.history(app.store, pid)))
-    verify_s, result = timed(lambda: queries.verify_chain(app.store))
-    raw_s, count = timed(raw)
-    assert listed == count == n and result["intact"]
-    list_peak, raw_peak = _peak(lambda: sum(1 for _ in queries.history(app.store, pid))), _peak(raw)
-    row(f"history of {n:,} records, {name}: list", f"{list_s * 1000:,.0f} ms", f"raw query {raw_s * 1000:,.0f} ms",
-        f"{list_s / raw_s:.1f}x", f"peak heap {list_peak:.1f} MB vs raw {raw_peak:.1f} MB")
-    row(f"history of {n:,} records, {name}: verify", f"{verify_s * 1000:,.0f} ms",
-        f"raw query {raw_s * 1000:,.0f} ms", f"{verify_s / raw_s:.1f}x", "streams, pages of 1,000")
-    app.store.dispose()
-
-
-def _peak(fn: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
-
-
-def _example(app) -> dict[str, Any]:
-    from bench.seed import example_data
-    return example_data(app)
-
-
-def pg_available() -> str | None:
-    from convenant.storage.store import unreachable
-    return unreachable(PG_ADMIN_URL)
+            yield url
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every part (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and fewer rounds: a smoke run")
+    parser.add_argument("--rounds", type=int, help="rounds of every interleaved comparison (default 5; quick 2)")
+    parser.add_argument("--sweep", type=int, help="agreements in P2's sweep (default 100,000; quick 2,000)")
+    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
-    size = SIZES[mode]
-    problem = pg_available()
+    size = dict(SIZES[mode])
+    if args.rounds:
+        size["rounds"] = args.rounds
+    if args.sweep:
+        size["sweep"] = args.sweep
+    parts = [p.strip().upper() for p in args.only.split(",")] if args.only else list(PARTS)
+    rounds = int(size["rounds"])
+
+    from convenant.storage.store import unreachable
+
+    from bench.db import pg_settings, product_pragmas, show_pragmas
+
+    problem = unreachable(PG_ADMIN_URL)
+    backends = ["SQLite"] + ([] if problem else ["PostgreSQL"])
     started = time.perf_counter()
-    print(f"convenant bench ({mode}) {dt.datetime.now().astimezone().isoformat(timespec='seconds')} "
-          f"python {platform.python_version()}, {platform.machine()}, cpus {_cpus()}")
+    print(f"convenant bench ({mode}, {rounds} rounds) {dt.datetime.now().astimezone().isoformat(timespec='seconds')}"
+          f"  load average at the start {m.load()}", flush=True)
+    for row in m.machine(None if problem else pg_settings(PG_ADMIN_URL)):
+        m.line(row)
     if problem:
-        print(f"  PostgreSQL not reachable at {PG_ADMIN_URL} ({problem}): its parts are skipped")
+        m.line(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem}): its parts are skipped")
     with tempfile.TemporaryDirectory(prefix="convenant-bench-") as tmp:
         workdir = Path(tmp)
-        print("1. durable commands beside the raw commit rate")
-        for name, db in backends(workdir, not problem):
-            with db() as url:
-                durable_commands(name, url, workdir, size)
-        print("2. the engine's in-memory step beside a bare transitions trigger")
-        in_memory_step(workdir, size)
-        print("3. one reminder sweep beside APScheduler (one date job per deadline, SQLAlchemyJobStore)")
-        if problem:
-            sweep(f"sqlite:///{workdir / 'sweep.db'}", workdir, size, f"sqlite:///{workdir / 'jobs.db'}")
-        else:
-            with pg_database() as url, pg_database() as jobs_url:
-                sweep(url, workdir, size, jobs_url)
-        if not problem:
-            print("4. several PostgreSQL workers beside one")
-            workers(workdir, size)
-        print("5. a long history: list and verify beside the raw query")
-        for name, db in backends(workdir, not problem):
-            with db() as url:
-                long_history(name, url, workdir, size)
-    print(f"done in {time.perf_counter() - started:.0f} s")
+        probe = sqlite_url(workdir, "pragmas.db")
+        make_app(probe, workdir).store.dispose()
+        pragmas = product_pragmas(probe)
+        m.line(f"SQLite pragmas of the product's connections (storage/store.py), used by every SQLite baseline: "
+               f"{show_pragmas(pragmas)}")
+        if "P1" in parts:
+            p1(workdir, size, rounds, backends, pragmas)
+        if "P2" in parts:
+            p2(workdir, size, rounds, problem)
+        if "P3" in parts:
+            from bench.cli import p3
+
+            m.heading("P3. A user's call as a whole process, beside python -c pass")
+            p3(workdir, k=int(size["cli_calls"]), rounds=rounds, profiles=1 if mode == "quick" else 2)
+        if "P4" in parts:
+            from bench.history import p4
+
+            m.heading(f"P4. One agreement's {size['history']:,}-record history among {size['others']:,} other "
+                      f"agreements, beside the raw keyset query")
+            for name in backends:
+                with backend(name, workdir, "p4") as url:
+                    p4(name, url, workdir, others=int(size["others"]), history=int(size["history"]), rounds=rounds,
+                       pragmas=pragmas)
+        if "P5" in parts:
+            p5(workdir, size, rounds, problem)
+        if "P6" in parts:
+            from bench.http import p6
+
+            m.heading("P6. The HTTP API under load (convenant serve on SQLite)")
+            p6(workdir, seconds=float(size["http_seconds"]), agreements=int(size["http_agreements"]))
+    m.heading("Done")
+    m.print_summary()
+    print(f"done in {time.perf_counter() - started:.0f} s; load average at the end {m.load()}", flush=True)
 
 
-def _cpus() -> int:
-    import os
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def p1(workdir: Path, size: dict, rounds: int, backends: list[str], pragmas: dict) -> None:
+    from bench.commands import in_memory
+    from bench.commands import p1 as commands
+
+    m.heading("P1. A durable command through the service, beside the same three writes through the driver")
+    for name in backends:
+        with backend(name, workdir, "p1") as url:
+            commands(name, url, workdir, per=int(size["commands"]), rounds=rounds,
+                     pragmas=pragmas if name == "SQLite" else None, profile_ops=int(size["profile"]))
+    in_memory(workdir, per=int(size["commands"]), rounds=rounds)
+
+
+def p2(workdir: Path, size: dict, rounds: int, problem: str | None) -> None:
+    from bench.reminders import p2 as sweep
+
+    n = int(size["sweep"])
+    m.heading(f"P2. One reminder sweep over {n:,} agreements, beside APScheduler firing one date job per deadline")
+    if problem:
+        sweep("SQLite", sqlite_url(workdir, "p2.db"), sqlite_url(workdir, "p2-jobs.db"), workdir, n=n, rounds=rounds)
+        return
+    with pg_database() as url, pg_database() as jobs_url:
+        sweep("PostgreSQL", url, jobs_url, workdir, n=n, rounds=rounds)
+
+
+def p5(workdir: Path, size: dict, rounds: int, problem: str | None) -> None:
+    from bench.reminders import p5_commands, p5_workers
+
+    m.heading("P5. Two PostgreSQL processes beside one")
+    if problem:
+        m.line("skipped: PostgreSQL not reachable")
+        return
+    with pg_database() as url:
+        p5_workers(url, workdir, n=int(size["race"]), rounds=rounds)
+    with pg_database() as url:
+        p5_commands(url, workdir, per=int(size["proc_commands"]), rounds=rounds)
 
 
 if __name__ == "__main__":

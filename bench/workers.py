@@ -1,6 +1,9 @@
-"""Worker processes for the race over due deadlines (bench/run.py and tests/integration/test_workers.py): each
-is a separate process with its own connection pool running `Service.run_due`, the same call `convenant scheduler`
-makes, started together through a barrier."""
+"""Worker processes (bench/run.py's P5 and tests/integration/test_workers.py): each is a separate process with its
+own connection pool, started together through a barrier after connecting, so that a race measures work and not
+starting Python.
+
+- `race`: processes running `Service.run_due`, the same call `convenant scheduler` makes, over what is due;
+- `command_race`: processes each firing commands on agreements of its own."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -13,10 +16,10 @@ from typing import Any
 SPAWN = mp.get_context("spawn")
 
 
-def worker_main(url: str, workdir: str, batch_size: int, barrier: Any, results: Any,
+def worker_main(url: str, workdir: str, batch_size: int | None, barrier: Any, results: Any,
                 block_after: int | None = None, blocked: Any = None) -> None:
-    """Run everything due, report {"pid", "ran", "seconds"}. With `block_after`: stop dead in the middle of
-    the first batch, after that many deadline steps and before its commit, and wait to be killed."""
+    """Run everything due, report {"pid", "ran", "seconds", "cpu"}. With `block_after`: stop dead in the middle
+    of the first batch, after that many deadline steps and before its commit, and wait to be killed."""
     from convenant.engine.service import Service
 
     from bench.seed import open_app
@@ -37,20 +40,14 @@ def worker_main(url: str, workdir: str, batch_size: int, barrier: Any, results: 
     with app.store.engine.connect():
         pass  # connect before the start line, so the race measures work, not connecting
     barrier.wait()
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     ran = app.service.run_due()
-    results.put({"pid": os.getpid(), "ran": ran, "seconds": time.perf_counter() - started})
+    results.put({"pid": os.getpid(), "ran": ran, "seconds": time.perf_counter() - started,
+                 "cpu": time.process_time() - cpu})
     app.store.dispose()
 
 
-def race(url: str, workdir: Path, workers: int, *, batch_size: int = 200, timeout: float = 600
-         ) -> tuple[float, list[dict[str, Any]]]:
-    """`workers` processes racing over what is due; (wall seconds from the start line to the last one done,
-    their reports)."""
-    barrier = SPAWN.Barrier(workers + 1)
-    results = SPAWN.Queue()
-    procs = [SPAWN.Process(target=worker_main, args=(url, str(workdir), batch_size, barrier, results))
-             for _ in range(workers)]
+def _collect(procs: list[Any], barrier: Any, results: Any, timeout: float) -> tuple[float, list[dict[str, Any]]]:
     for p in procs:
         p.start()
     barrier.wait(timeout=timeout)
@@ -61,3 +58,49 @@ def race(url: str, workdir: Path, workers: int, *, batch_size: int = 200, timeou
         p.join(timeout=timeout)
         assert p.exitcode == 0, f"worker {p.pid} exited with {p.exitcode}"
     return wall, reports
+
+
+def race(url: str, workdir: Path, workers: int, *, batch_size: int | None = 200, timeout: float = 600
+         ) -> tuple[float, list[dict[str, Any]]]:
+    """`workers` processes racing over what is due; (wall seconds from the start line to the last one done,
+    their reports). `batch_size` None: the product's default ([scheduler] batch_size)."""
+    barrier = SPAWN.Barrier(workers + 1)
+    results = SPAWN.Queue()
+    procs = [SPAWN.Process(target=worker_main, args=(url, str(workdir), batch_size, barrier, results))
+             for _ in range(workers)]
+    return _collect(procs, barrier, results, timeout)
+
+
+def command_main(url: str, workdir: str, ids: list[str], warm: list[str], barrier: Any, results: Any) -> None:
+    """Fire one command on each agreement of `ids` (after a few on `warm`, before the start line); report
+    {"pid", "done", "seconds", "cpu", "conflicts"}."""
+    from convenant.engine.errors import Conflict
+
+    from bench.commands import fire_report
+    from bench.seed import open_app
+
+    app = open_app(url, Path(workdir))
+    for pid in warm:
+        fire_report(app.service, pid)
+    barrier.wait()
+    cpu, started = time.process_time(), time.perf_counter()
+    done = conflicts = 0
+    for pid in ids:
+        try:
+            fire_report(app.service, pid)
+            done += 1
+        except Conflict:
+            conflicts += 1
+    results.put({"pid": os.getpid(), "done": done, "seconds": time.perf_counter() - started,
+                 "cpu": time.process_time() - cpu, "conflicts": conflicts})
+    app.store.dispose()
+
+
+def command_race(url: str, workdir: Path, ids: list[list[str]], warm: list[list[str]], *, timeout: float = 600
+                 ) -> tuple[float, list[dict[str, Any]]]:
+    """One process per list of `ids`, each firing a command on each of its agreements."""
+    barrier = SPAWN.Barrier(len(ids) + 1)
+    results = SPAWN.Queue()
+    procs = [SPAWN.Process(target=command_main, args=(url, str(workdir), mine, w, barrier, results))
+             for mine, w in zip(ids, warm, strict=True)]
+    return _collect(procs, barrier, results, timeout)
