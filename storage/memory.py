@@ -5,8 +5,8 @@ What the SQL store guarantees, this one keeps, so that the service's behaviour c
   it wrote (state, history, deadlines, outbox, meta keys), so a refused command changes nothing;
 - versioned process rows: a write over a version someone else moved on is a `Conflict`;
 - the history chain: `seq` one sequence per store, each record's hash over its content and the previous hash,
-  computed by the same functions (`record_hash`, `hashed_fields`) as the SQL store, so the same commands on the
-  same clock give the same hashes on every backend;
+  written and checked by the same functions (`chained_row`, `check_chain`) as the SQL store, so the same commands
+  on the same clock give the same hashes on every backend;
 - deadlines with ids and their due work in time order (`next_due`, `claim_due`, a process before a deadline at the
   same moment; `earliest_write`), the outbox with unique idempotency keys, meta keys (the virtual clock), the
   refusal log, API tokens, and the read side (`history`, `verify_chain`, `list_roots`, `list_deadlines`).
@@ -33,19 +33,16 @@ from convenant.engine.errors import Conflict, NotAllowed
 from convenant.engine.model import Deadline, Notification, Process, Record
 from convenant.storage.outbox import OutboxRow
 from convenant.storage.store import (
-    GENESIS,
-    RECORD_FORMAT,
     _deadline,
     _deadline_values,
     aware,
     cached_reference,
+    chained_row,
     check_chain,
     decode_process,
-    hashed_fields,
     log_rows,
     naive,
     process_values,
-    record_hash,
     record_view,
 )
 
@@ -187,20 +184,11 @@ class MemoryTx:
 
     # -- history --------------------------------------------------------------------------------------
     def append_record(self, rec: Record) -> Record:
-        """Chain the record to the previous one, exactly as storage/store.py does."""
-        head = self._read("chain_head").get(1)
-        seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
-        row: Row = {"seq": seq + 1, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
-                    "source": rec.source, "dest": rec.dest, "actor": rec.actor, "role": rec.role,
-                    "party": rec.party, "effective": rec.effective, "recorded_at": rec.recorded_at,
-                    "article": rec.article, "ref": rec.ref, "reason": rec.reason,
-                    "data": json.dumps(rec.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                    "format": RECORD_FORMAT}
-        row["prev_hash"] = prev
-        row["hash"] = record_hash(hashed_fields(row), prev)
+        """Chain the record to the previous one: the row storage/store.py writes (chained_row)."""
+        row = chained_row(rec, self._read("chain_head").get(1))
         self._write("records").append(row)
         self._write("chain_head")[1] = {"id": 1, "seq": row["seq"], "hash": row["hash"]}
-        rec.seq, rec.prev_hash, rec.hash = row["seq"], prev, row["hash"]
+        rec.seq, rec.prev_hash, rec.hash = row["seq"], row["prev_hash"], row["hash"]
         return rec
 
     # -- outbox ---------------------------------------------------------------------------------------

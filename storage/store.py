@@ -50,6 +50,21 @@ def hashed_fields(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in keys}
 
 
+def chained_row(rec: Record, head: Any) -> dict[str, Any]:
+    """The stored row of a record appended after `head` (the chain head row; None for the first record): its
+    sequence number, its content as it is hashed, the previous hash and its own. Every store writes this row, so
+    the same commands on the same clock give the same chain on every backend."""
+    seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
+    row = {"seq": seq + 1, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
+           "source": rec.source, "dest": rec.dest, "actor": rec.actor, "role": rec.role, "party": rec.party,
+           "effective": rec.effective, "recorded_at": rec.recorded_at, "article": rec.article,
+           "ref": rec.ref, "reason": rec.reason,
+           "data": json.dumps(rec.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+           "format": RECORD_FORMAT, "prev_hash": prev}
+    row["hash"] = record_hash(hashed_fields(row), prev)
+    return row
+
+
 def record_view(row: Any) -> dict[str, Any]:
     """A stored record row as `history` shows it (INTERFACE.md's fields, its data and the previous hash)."""
     out = {k: row[k] for k in HISTORY_FIELDS}
@@ -298,21 +313,13 @@ class Tx:
         """Chain the record to the previous one. The chain head row is the one lock all writers share, taken
         last so that it is held only for the insert and the commit."""
         head = self.conn.execute(_CHAIN_HEAD_LOCKED if self.pg else _CHAIN_HEAD).mappings().first()
-        seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
-        row = {"seq": seq + 1, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
-               "source": rec.source, "dest": rec.dest, "actor": rec.actor, "role": rec.role, "party": rec.party,
-               "effective": rec.effective, "recorded_at": rec.recorded_at, "article": rec.article,
-               "ref": rec.ref, "reason": rec.reason,
-               "data": json.dumps(rec.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-               "format": RECORD_FORMAT}
-        row["prev_hash"] = prev
-        row["hash"] = record_hash(hashed_fields(row), prev)
+        row = chained_row(rec, head)
         self.conn.execute(_RECORD_INSERT, row)
         if head:
             self.conn.execute(_CHAIN_HEAD_UPDATE, {"seq": row["seq"], "hash": row["hash"]})
         else:
             self.conn.execute(t.chain_head.insert().values(id=1, seq=row["seq"], hash=row["hash"]))
-        rec.seq, rec.prev_hash, rec.hash = row["seq"], prev, row["hash"]
+        rec.seq, rec.prev_hash, rec.hash = row["seq"], row["prev_hash"], row["hash"]
         return rec
 
     # -- outbox ---------------------------------------------------------------------------------------

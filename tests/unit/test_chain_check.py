@@ -1,10 +1,12 @@
-"""storage.store.check_chain: the one judgement of the tamper-evident chain, shared by the SQL and the memory
-store - an edited, a removed, a reordered record and a removed tail are each found, naming the first bad one."""
+"""The tamper-evident chain as both stores write and check it: storage.store.chained_row builds a record's row
+(its hash over its content and the previous hash), storage.store.check_chain judges a chain - an edited, a removed,
+a reordered record and a removed tail are each found, naming the first bad one."""
 from __future__ import annotations
 
 import json
 
-from convenant.storage.store import GENESIS, check_chain, hashed_fields, record_hash, record_view
+from convenant.engine.model import Record
+from convenant.storage.store import GENESIS, chained_row, check_chain, hashed_fields, record_hash, record_view
 
 
 def chain(n: int) -> list[dict]:
@@ -75,3 +77,27 @@ def test_the_history_view_of_a_row():
     view = record_view(row)
     assert view["data"] == {"n": 1} and view["prev_hash"] == GENESIS and view["hash"] == row["hash"]
     assert "root" not in view and "format" not in view
+
+
+def record(trigger: str, **over) -> Record:
+    fields = {"process": "krachtenbundeling", "root": "krachtenbundeling", "trigger": trigger, "source": "draft",
+              "dest": "signing", "actor": "Secretariaat CE", "role": "secretariat", "party": None,
+              "effective": "2025-03-20", "recorded_at": "2025-03-20T11:00:00+00:00", "article": "Art. 5.3", **over}
+    return Record(**fields)
+
+
+def test_the_first_row_follows_the_genesis_hash_and_its_hash_never_changes():
+    row = chained_row(record("open_signing"), None)
+    assert row["seq"] == 1 and row["prev_hash"] == GENESIS and row["data"] == "{}"
+    # a stored chain is only checkable while this stays the same: the release's databases hold such hashes
+    assert row["hash"] == "0f3f15bc314857108708c0367fd581f281cbf722dd5f83ee9e1d3fc79e812f06"
+
+
+def test_each_row_chains_to_the_head_before_it_and_the_chain_checks_out():
+    rows: list[dict] = []
+    for i, trigger in enumerate(["open_signing", "sign", "sign"]):
+        head = {"seq": rows[-1]["seq"], "hash": rows[-1]["hash"]} if rows else None
+        rows.append(chained_row(record(trigger, party=None if i == 0 else f"p{i}", data={"z": 1, "a": [i]}), head))
+    assert [r["seq"] for r in rows] == [1, 2, 3] and rows[2]["prev_hash"] == rows[1]["hash"]
+    assert rows[1]["data"] == '{"a":[1],"z":1}'                      # canonical JSON: sorted keys, no spaces
+    assert check_chain(rows, head_of(rows))["intact"] is True
