@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from convenant.app.config import Config, load_config
 from convenant.engine.accounts import Accounts
 from convenant.engine.clock import DatabaseClock
-from convenant.engine.config import check_reminder_kinds
+from convenant.engine.config import Settings, Strict, check_reminder_kinds, load_settings, settings_from_dict
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import ConvenantError
 from convenant.engine.notify import governance_contacts
@@ -19,12 +19,37 @@ from convenant.engine.queries import Queries
 from convenant.engine.service import Service
 from convenant.notifications.dispatcher import Dispatcher
 from convenant.notifications.render import render_subject
+from convenant.notifications.settings import Mail
 from convenant.notifications.transports import make_transport
 from convenant.storage.outbox import OutboxRepo
 from convenant.storage.queries import SqlReadModels, SqlTokens
+from convenant.storage.settings import Database
 from convenant.storage.store import SqlStore, check_url
+from pydantic import Field
 
 from convenant import workflows
+
+
+# -- config.toml: the engine's settings joined by the installation's own, each defined where it is used --------
+class Web(Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    secure_cookies: bool = False
+
+
+class Config(Settings):
+    """The whole of config.toml, validated on load with errors that name the key."""
+    database: Database = Field(default_factory=Database)
+    mail: Mail = Field(default_factory=Mail)
+    web: Web = Field(default_factory=Web)
+
+
+def load_config(path: str | os.PathLike | None) -> Config:
+    return load_settings(path, model=Config)
+
+
+def config_from_dict(raw: dict, *, base_dir: Path = Path("."), source: str = "config.toml") -> Config:
+    return settings_from_dict(raw, base_dir=base_dir, source=source, model=Config)
 
 
 class NotInitialised(ConvenantError):

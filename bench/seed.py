@@ -37,7 +37,7 @@ class Seeded:
 def open_app(url: str, workdir: Path, *, batch_size: int | None = None):
     """An App on `url` as `convenant` would build it from a config.toml with these settings."""
     from convenant.app.bootstrap import build
-    from convenant.app.config import config_from_dict as settings_from_dict
+    from convenant.app.bootstrap import config_from_dict as settings_from_dict
 
     raw: dict[str, Any] = {"database": {"url": url}, "mail": {"transport": "maildir", "path": str(workdir / "mail")}}
     if batch_size:

@@ -52,7 +52,7 @@ class ClockSettings(Strict):
 
 class MailPolicy(Strict):
     """What the engine reads of [mail]: whether acts are confirmed. The transport's keys (notifications/settings.py)
-    extend this table in the installation's config (app/config.py)."""
+    extend this table in the installation's config (app/bootstrap.py Config)."""
     # Confirmations of acts recorded by a person; none for acts dated longer ago (entering past history).
     confirmations: bool = True
     confirmations_max_age_days: Annotated[int, Field(ge=0)] = 7
@@ -109,7 +109,7 @@ class CalendarSettings(Strict):
 class Settings(Strict):
     """The engine's settings: the clock, reminders, escalation, scheduling, decision periods, the calendar and
     contacts. The installation's own settings (database, mail transport, web) belong to the parts that use them
-    and join these in app/config.py, which reads the whole config.toml."""
+    and join these in app/bootstrap.py (Config), which reads the whole config.toml."""
     clock: ClockSettings = Field(default_factory=ClockSettings)
     mail: MailPolicy = Field(default_factory=MailPolicy)
     reminders: dict[str, list[NonNegative]] = Field(default_factory=dict)

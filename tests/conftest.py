@@ -178,7 +178,7 @@ def active(c: Cli) -> Cli:
 def build_app(url: str, tmp_path: Path, *, simulation: str | None = None, extra: dict | None = None):
     """An App (store + service) on `url`, migrated; on a virtual clock when `simulation` is an ISO time."""
     from convenant.app.bootstrap import build
-    from convenant.app.config import config_from_dict as settings_from_dict
+    from convenant.app.bootstrap import config_from_dict as settings_from_dict
 
     raw = {"database": {"url": url}, "mail": {"transport": "maildir", "path": str(tmp_path / "mail")}}
     for key, value in (extra or {}).items():
@@ -255,7 +255,7 @@ class Harness:
     def __init__(self, backend: str, tmp_path: Path, *, simulation: str | None = SIM_START,
                  real: str = SIM_START, extra: dict[str, Any] | None = None) -> None:
         from convenant.engine.clock import DatabaseClock, FixedClock
-        from convenant.app.config import config_from_dict as settings_from_dict
+        from convenant.app.bootstrap import config_from_dict as settings_from_dict
         from convenant.engine.service import Service
         from convenant.notifications.dispatcher import Dispatcher
         from convenant.notifications.render import render_subject
@@ -305,14 +305,16 @@ class Harness:
         return self.service.fire(pid, trigger, actor=actor, role=role, party=party, on=on, ref=ref, reason=reason,
                                  data=sets, expected_version=expected_version).as_dict()
 
-    def advance(self, to: str) -> dict[str, Any]:
-        """`clock advance --to`: move the virtual clock, run what falls due on the way, send the mail."""
-        return self.service.advance_clock(moment(to), dispatch=self.dispatch)
+    def advance(self, to: str, *, send: bool = False) -> dict[str, Any]:
+        """`clock advance --to`: move the virtual clock and run what falls due on the way; with `send`, the
+        dispatcher sends the mail at its moments too, as the command line's does (rendering every message is
+        most of a run's time, so only the tests that look at the mail ask for it)."""
+        return self.service.advance_clock(moment(to), dispatch=self.dispatch if send else None)
 
-    def run_due(self, at: str) -> int:
+    def run_due(self, at: str, *, send: bool = False) -> int:
         """The scheduler's run on a real-clock database at the (injected) time `at`."""
         self.real.set(moment(at))
-        return self.service.run_due(moment(at), dispatch=self.dispatch)
+        return self.service.run_due(moment(at), dispatch=self.dispatch if send else None)
 
     # -- reads ------------------------------------------------------------------------------------------
     def show(self, pid: str = KB, role: str | None = None, party: str | None = None) -> dict[str, Any]:

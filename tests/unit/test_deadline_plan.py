@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from convenant.app.config import config_from_dict
+from convenant.app.bootstrap import config_from_dict
 from convenant.engine.config import DEFAULT_REMINDERS, Settings, check_reminder_kinds, settings_from_dict
 from convenant.engine.deadlines import first_step, next_reminder, plan
 from convenant.engine.errors import BadInput
@@ -126,7 +126,7 @@ def test_default_reminders_equal_the_shipped_config() -> None:
 ])
 def test_configuration_errors_name_the_key(raw, key, words) -> None:
     with pytest.raises(BadInput) as err:
-        config_from_dict(raw)   # the whole config.toml (app/config.py)
+        config_from_dict(raw)   # the whole config.toml (app/bootstrap.py)
     assert err.value.field == key
     assert key in str(err.value) and words in str(err.value)
 

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from convenant.app.config import config_from_dict
+from convenant.app.bootstrap import config_from_dict
 from convenant.engine.clock import DatabaseClock, FixedClock
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.loading import parse_definition

@@ -46,7 +46,7 @@ _TEMPLATES: dict[str, Path] = {}
 def open_app(folder: Path):
     """The application on the database in `folder`, as it is (no migration, the clock left alone)."""
     from convenant.app.bootstrap import build
-    from convenant.app.config import config_from_dict as settings_from_dict
+    from convenant.app.bootstrap import config_from_dict as settings_from_dict
 
     raw = {"database": {"url": f"sqlite:///{folder / 'p.db'}"},
            "mail": {"transport": "maildir", "path": str(folder / "mail")}}
