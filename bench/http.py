@@ -165,6 +165,9 @@ def p6(workdir: Path, *, seconds: float, agreements: int) -> None:
             server.kill()
             server.wait(10)
     report(got, wall, server_cpu, client_cpu)
+    log = (folder / "serve.log").read_text(encoding="utf-8", errors="replace")
+    m.line(f"server log: {log.count(' 200 OK')} lines '200 OK', {log.count('Traceback')} tracebacks, "
+           f"{sum(1 for row in log.splitlines() if ' ERROR ' in row)} ERROR lines")
 
 
 def report(got: list[tuple], wall: float, server_cpu: float, client_cpu: float) -> None:

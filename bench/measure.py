@@ -231,7 +231,13 @@ def machine(pg: dict[str, str] | None) -> list[str]:
     import sqlite3
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    rows = [f"CPU: {cpu_model()}, {os.cpu_count()} logical cores ({cores} usable here), memory {memory_gib()}",
+    import subprocess
+
+    import convenant
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=False).stdout.strip() or "?"
+    rows = [f"product code: {os.path.dirname(convenant.__file__)} (checkout {ROOT} at {head})",
+            f"CPU: {cpu_model()}, {os.cpu_count()} logical cores ({cores} usable here), memory {memory_gib()}",
             f"OS: {platform.system()} {platform.release()} {platform.machine()}",
             f"Python {platform.python_version()} ({sys.executable}); SQLite {sqlite3.sqlite_version}; "
             + ", ".join(f"{k} {v}" for k, v in versions().items())]

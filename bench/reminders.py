@@ -39,13 +39,18 @@ def p2(name: str, url: str, jobs_url: str, workdir: Path, *, n: int, rounds: int
             reset_due(app, snapshot)
         got = child(["-m", "bench.sweep", url, str(workdir)])
         outcome = sweep_outcome(app, seeded)
+        m.line(f"  round {r + 1}: sweep {got['ran']:,} steps in {got['seconds']:.1f} s ({got['ran'] / got['seconds']:,.0f}"
+               f"/s), CPU {got['cpu']:.1f} s, peak RSS {got['peak_rss_mb']:.0f} MB, dropped {n - outcome['advanced']}")
         return m.Block(got["ran"], got["seconds"], got["cpu"],
                        {"rss": got["peak_rss_mb"], "dropped": n - outcome["advanced"], "outbox": outcome["outbox"],
                         "keys": outcome["keys"]})
 
-    def apscheduler(_r: int) -> m.Block:
+    def apscheduler(r: int) -> m.Block:
         child(["-m", "bench.apscheduler_baseline", "prepare", jobs_url, str(n)])
         got = child(["-m", "bench.apscheduler_baseline", "run", jobs_url, str(n)])
+        m.line(f"  round {r + 1}: APScheduler {got['executed']:,} jobs in {got['seconds']:.1f} s "
+               f"({got['executed'] / got['seconds']:,.0f}/s), CPU {got['cpu']:.1f} s, peak RSS "
+               f"{got['peak_rss_mb']:.0f} MB, missed {got['missed']}")
         return m.Block(got["executed"], got["seconds"], got["cpu"],
                        {"rss": got["peak_rss_mb"], "missed": got["missed"], "error": got["error"],
                         "left": got["left_in_store"], "finished": got["finished"]})

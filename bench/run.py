@@ -2,9 +2,9 @@
 run in interleaved blocks (A B, B A, ...) over several rounds, and is printed as median [min–max] over the rounds,
 in wall and CPU time; each ratio is taken round by round. Not a test: nothing here fails on a slow machine.
 
-P1 durable commands beside the driver's own writes; P2 the reminder sweep beside APScheduler; P3 the CLI as whole
-processes beside `python -c pass`; P4 a long history beside the raw keyset query; P5 two PostgreSQL processes
-beside one; P6 the HTTP API under 50 clients. PostgreSQL is taken from CONVENANT_TEST_PG_URL (default
+P1 durable commands beside the driver's own writes; P3 the CLI as whole processes beside `python -c pass`; P4 a
+long history beside the raw keyset query; P5 two PostgreSQL processes beside one; P6 the HTTP API under 50
+clients; last, the longest, P2 the reminder sweep beside APScheduler. PostgreSQL is taken from CONVENANT_TEST_PG_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/test); every part runs in scratch databases of its own, dropped
 afterwards. Without a server the PostgreSQL parts are skipped with a note."""
 from __future__ import annotations
@@ -22,9 +22,11 @@ from bench.seed import PG_ADMIN_URL, make_app, pg_database
 
 SIZES = {
     "full": {"rounds": 5, "commands": 400, "profile": 200, "sweep": 100_000, "race": 10_000, "proc_commands": 300,
-             "others": 100_000, "history": 10_000, "cli_calls": 10, "http_seconds": 30.0, "http_agreements": 6000},
+             "others": 100_000, "history": 10_000, "cli_calls": 5, "http_seconds": 30.0, "http_agreements": 6000,
+             "p2_rounds": 5},
     "quick": {"rounds": 2, "commands": 100, "profile": 50, "sweep": 2_000, "race": 500, "proc_commands": 50,
-              "others": 2_000, "history": 1_000, "cli_calls": 1, "http_seconds": 5.0, "http_agreements": 800},
+              "others": 2_000, "history": 1_000, "cli_calls": 1, "http_seconds": 5.0, "http_agreements": 800,
+              "p2_rounds": 2},
 }
 PARTS = ("P1", "P2", "P3", "P4", "P5", "P6")
 
@@ -47,14 +49,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes and fewer rounds: a smoke run")
     parser.add_argument("--rounds", type=int, help="rounds of every interleaved comparison (default 5; quick 2)")
     parser.add_argument("--sweep", type=int, help="agreements in P2's sweep (default 100,000; quick 2,000)")
+    parser.add_argument("--p2-rounds", type=int, help="rounds of P2 alone (default as --rounds; one APScheduler round "
+                                                      "of 100,000 jobs takes minutes)")
     parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     size = dict(SIZES[mode])
     if args.rounds:
-        size["rounds"] = args.rounds
+        size["rounds"] = size["p2_rounds"] = args.rounds
     if args.sweep:
         size["sweep"] = args.sweep
+    if args.p2_rounds:
+        size["p2_rounds"] = args.p2_rounds
     parts = [p.strip().upper() for p in args.only.split(",")] if args.only else list(PARTS)
     rounds = int(size["rounds"])
 
@@ -80,8 +86,6 @@ def main(argv: list[str] | None = None) -> None:
                f"{show_pragmas(pragmas)}")
         if "P1" in parts:
             p1(workdir, size, rounds, backends, pragmas)
-        if "P2" in parts:
-            p2(workdir, size, rounds, problem)
         if "P3" in parts:
             from bench.cli import p3
 
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
 
             m.heading("P6. The HTTP API under load (convenant serve on SQLite)")
             p6(workdir, seconds=float(size["http_seconds"]), agreements=int(size["http_agreements"]))
+        if "P2" in parts:  # last: the longest part
+            p2(workdir, size, int(size["p2_rounds"]), problem)
     m.heading("Done")
     m.print_summary()
     print(f"done in {time.perf_counter() - started:.0f} s; load average at the end {m.load()}", flush=True)
