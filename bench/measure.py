@@ -235,7 +235,7 @@ def machine(pg: dict[str, str] | None) -> list[str]:
 
     import convenant
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=False).stdout.strip() or "?"
+                          check=False).stdout.strip() or os.environ.get("CONVENANT_BENCH_COMMIT", "?")
     rows = [f"product code: {os.path.dirname(convenant.__file__)} (checkout {ROOT} at {head})",
             f"CPU: {cpu_model()}, {os.cpu_count()} logical cores ({cores} usable here), memory {memory_gib()}",
             f"OS: {platform.system()} {platform.release()} {platform.machine()}",

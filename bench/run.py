@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -63,7 +64,20 @@ def main(argv: list[str] | None = None) -> None:
         size["p2_rounds"] = args.p2_rounds
     parts = [p.strip().upper() for p in args.only.split(",")] if args.only else list(PARTS)
     rounds = int(size["rounds"])
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        run(parts, size, mode, rounds)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the summary holds the parts that finished", flush=True)
+        m.print_summary()
+        raise SystemExit(130) from None
 
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(parts: list[str], size: dict, mode: str, rounds: int) -> None:
     from convenant.storage.store import unreachable
 
     from bench.db import pg_settings, product_pragmas, show_pragmas
