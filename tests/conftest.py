@@ -254,8 +254,8 @@ class Harness:
 
     def __init__(self, backend: str, tmp_path: Path, *, simulation: str | None = SIM_START,
                  real: str = SIM_START, extra: dict[str, Any] | None = None) -> None:
-        from convenant.engine.clock import DatabaseClock, FixedClock
         from convenant.app.bootstrap import config_from_dict as settings_from_dict
+        from convenant.engine.clock import DatabaseClock, FixedClock
         from convenant.engine.service import Service
         from convenant.notifications.dispatcher import Dispatcher
         from convenant.notifications.render import render_subject
