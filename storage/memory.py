@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from convenant.engine import upcast
 from convenant.engine.errors import Conflict, NotAllowed
-from convenant.engine.model import Deadline, Notification, Process, Record
+from convenant.engine.model import Deadline, LogEntry, Notification, Process, Record
 from convenant.storage.outbox import OutboxRow
 from convenant.storage.store import (
     _deadline,
@@ -40,6 +40,7 @@ from convenant.storage.store import (
     chained_row,
     check_chain,
     decode_process,
+    log_entry,
     log_rows,
     naive,
     process_values,
@@ -151,14 +152,18 @@ class MemoryTx:
     def _side_rows(self, p: Process, now: dt.datetime) -> None:
         """What is stored beside the row (storage/store.py does the same): the reference data, once per
         content, and the entries the process added to its log."""
-        if p.reference is not None:
+        if p.reference is not None and upcast.reference_id(p.reference) not in self._read("reference_data"):
             rid, content = upcast.identify(p.reference)
-            if rid not in self._read("reference_data"):
-                self._write("reference_data")[rid] = {"id": rid, "format": upcast.REFERENCE_FORMAT,
-                                                      "content": self.store._freeze(content), "created_at": naive(now)}
+            self._write("reference_data")[rid] = {"id": rid, "format": upcast.REFERENCE_FORMAT,
+                                                  "content": self.store._freeze(content), "created_at": naive(now)}
         if p.new_log:
             self._write("process_log").extend({**r, "data": self.store._freeze(r["data"])} for r in log_rows(p))
             p.new_log = []
+
+    def log_of(self, process_id: str, kind: str | None = None) -> list[LogEntry]:
+        """A process's log (a plug-in's account of its acts, e.g. the progress reports), oldest first."""
+        return [log_entry({**r, "data": self.store._thaw(r["data"])}) for r in self._read("process_log")
+                if r["process_id"] == process_id and (kind is None or r["kind"] == kind)]
 
     # -- deadlines ------------------------------------------------------------------------------------
     def deadlines_of(self, process_id: str) -> list[Deadline]:

@@ -232,3 +232,33 @@ def test_load_keeps_versions_and_deadline_ids(store):
         fresh = deadline()
         tx.insert_deadline(fresh)
         assert fresh.id == 42
+
+
+def test_reference_data_once_per_content_and_the_log_beside_the_row(store):
+    from convenant.engine.model import Contact, LogEntry, Reference
+
+    def with_reference(pid: str) -> Process:
+        p = proc(pid)
+        p.reference = Reference(contacts={"ipo": [Contact(name="R.F. Douwstra", email="ipo@example.org")]})
+        p.new_log = [LogEntry(kind="progress", effective=dt.date(2025, 4, 15), recorded_at=T0, subject="mkb",
+                              data={"status": "on_track"})]
+        return p
+
+    with store.transaction() as tx:
+        tx.insert_process(with_reference("a"), T0)
+        tx.insert_process(with_reference("b"), T0)
+    assert len(store._rows("reference_data")) == 1                      # one row for the same content
+    with store.transaction() as tx:
+        a = tx.get_process("a")
+        assert a is not None and a.reference is not None and a.new_log == []
+        assert a.reference.contacts["ipo"][0].email == "ipo@example.org"
+        (entry,) = tx.log_of("a", "progress")
+        assert (entry.subject, entry.effective, entry.data) == ("mkb", dt.date(2025, 4, 15), {"status": "on_track"})
+        assert tx.log_of("a", "other") == [] and len(tx.log_of("b")) == 1
+    with pytest.raises(Conflict), store.transaction() as tx:               # a rolled-back entry is not kept
+        a.new_log = [LogEntry(kind="progress", effective=dt.date(2025, 5, 1), recorded_at=T0, subject="mkb")]
+        tx.update_process(a, T0)
+        assert len(tx.log_of("a")) == 2
+        raise Conflict("meanwhile")
+    with store.transaction() as tx:
+        assert len(tx.log_of("a")) == 1

@@ -85,3 +85,21 @@ def test_the_memory_store_is_not_postgres_and_reports_its_schema_ready():
     store = MemoryStore()
     store.migrate()
     assert store.schema_ready() is True and store.is_postgres is False
+
+
+# What the SQL implementations offer beyond the ports that has no meaning without SQL.
+SQL_ONLY = {"Tx": {"flush", "reference"}, "SqlStore": {"reading"}}
+
+
+@pytest.mark.parametrize("port", sorted(IMPLEMENTED_BY_STORAGE))
+def test_the_memory_implementation_offers_what_the_sql_one_offers(port):
+    """Beyond the port: a public method the SQL store has (the process log's `log_of`, say) is there in memory
+    too, with the same parameters, so code written against the SQL store runs on the memory store."""
+    sql, memory = IMPLEMENTED_BY_STORAGE[port]
+    for name, fn in vars(sql).items():
+        if name.startswith("_") or not inspect.isfunction(fn) or name in SQL_ONLY.get(sql.__name__, set()):
+            continue
+        got = getattr(memory, name, None)
+        assert callable(got), f"{memory.__name__} lacks {name}, which {sql.__name__} has"
+        assert parameters(got) == parameters(fn), f"{memory.__name__}.{name}{inspect.signature(got)} is not " \
+                                                  f"{sql.__name__}.{name}{inspect.signature(fn)}"
