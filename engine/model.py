@@ -224,6 +224,7 @@ class PluginData(Protocol):
     """A plug-in's typed part of an agreement (its state in the row, or its reference data)."""
 
     def to_dict(self) -> dict[str, Any]: ...
+    def copy(self) -> PluginData: ...
 
 
 @dataclass
@@ -278,6 +279,22 @@ class Process:
     @property
     def is_root(self) -> bool:
         return self.root_id in (None, self.id)
+
+    def copy(self) -> Process:
+        """A working copy a command may change freely, so that a refused act leaves this one as it was: every
+        part copied through its own codec (about twice as fast as a pickle round trip of the dataclasses); the
+        reference data is immutable and shared."""
+        return Process(
+            id=self.id, workflow=self.workflow, ptype=self.ptype, state=self.state, created_at=self.created_at,
+            version=self.version, parent_id=self.parent_id, root_id=self.root_id, next_auto_at=self.next_auto_at,
+            final=self.final, facts=Facts(self.facts),
+            decisions={n: Decision.from_dict(d.to_dict()) for n, d in self.decisions.items()},
+            title=self.title, entered_at=self.entered_at,
+            parties={pid: Party.from_dict(p.to_dict()) for pid, p in self.parties.items()},
+            children=[ChildRef.from_dict(c.to_dict()) for c in self.children], counters=dict(self.counters),
+            text_versions=[TextVersion.from_dict(v.to_dict()) for v in self.text_versions],
+            plugins={name: state.copy() for name, state in self.plugins.items()}, reference=self.reference,
+            new_log=list(self.new_log))
 
 
 @dataclass

@@ -6,9 +6,7 @@ What belongs to one kind of agreement only (themes, sign-ups, progress reports) 
 engine/plugins/registry.py puts these blocks and the plug-ins' together and dispatches them by name."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -376,19 +374,6 @@ def cast_vote(act: Act, decision: str, answer: str) -> None:
 
 
 def snapshot(process: Process) -> Process:
-    """A working copy an act may change freely, so that a refused act leaves the original as it was: one pickle
-    round trip of the typed process (about seven times faster than copy.deepcopy). The reference data is
-    immutable and shared, not copied."""
-    reference = process.reference
-    process.reference = None
-    try:
-        out: Process = pickle.loads(pickle.dumps(process, pickle.HIGHEST_PROTOCOL))
-    finally:
-        process.reference = reference
-    out.reference = reference
-    return out
-
-
-def shallow(process: Process) -> Process:
-    """A copy whose attributes may be replaced (not changed in place) without touching the original."""
-    return copy.copy(process)
+    """A working copy an act may change freely, so that a refused act leaves the original as it was (the
+    reference data, immutable, is shared)."""
+    return process.copy()

@@ -148,6 +148,11 @@ def identify(ref: Reference) -> tuple[str, dict[str, Any]]:
     return ref.id, content
 
 
+def reference_id(ref: Reference) -> str:
+    """The reference's id; its content is serialised only the first time (a new agreement's)."""
+    return ref.id or identify(ref)[0]
+
+
 def load_reference(fmt: int, content: dict[str, Any], rid: str) -> Reference:
     raw = upcast_reference(fmt, content)
     plugins: dict[str, PluginData] = {}
@@ -167,7 +172,7 @@ def process_data(p: Process) -> dict[str, Any]:
         return data
     data.update({
         "title": p.title, "entered_at": None if p.entered_at is None else p.entered_at.isoformat(),
-        "reference": identify(p.reference)[0] if p.reference is not None else None,
+        "reference": reference_id(p.reference) if p.reference is not None else None,
         "parties": {pid: party.to_dict() for pid, party in p.parties.items()},
         "children": [c.to_dict() for c in p.children], "counters": dict(p.counters),
         "text_versions": [v.to_dict() for v in p.text_versions],

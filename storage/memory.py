@@ -152,11 +152,10 @@ class MemoryTx:
     def _side_rows(self, p: Process, now: dt.datetime) -> None:
         """What is stored beside the row (storage/store.py does the same): the reference data, once per
         content, and the entries the process added to its log."""
-        if p.reference is not None:
+        if p.reference is not None and upcast.reference_id(p.reference) not in self._read("reference_data"):
             rid, content = upcast.identify(p.reference)
-            if rid not in self._read("reference_data"):
-                self._write("reference_data")[rid] = {"id": rid, "format": upcast.REFERENCE_FORMAT,
-                                                      "content": self.store._freeze(content), "created_at": naive(now)}
+            self._write("reference_data")[rid] = {"id": rid, "format": upcast.REFERENCE_FORMAT,
+                                                  "content": self.store._freeze(content), "created_at": naive(now)}
         if p.new_log:
             self._write("process_log").extend({**r, "data": self.store._freeze(r["data"])} for r in log_rows(p))
             p.new_log = []

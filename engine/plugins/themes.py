@@ -110,6 +110,9 @@ class ThemesReference:
         return {"themes": {tid: t.to_dict() for tid, t in self.themes.items()},
                 "targets": [t.to_dict() for t in self.targets]}
 
+    def copy(self) -> ThemesReference:
+        return load_reference(self.to_dict())
+
     def target(self, theme: str, layer: str) -> Target | None:
         return next((t for t in self.targets if t.theme == theme and t.layer == layer), None)
 
@@ -180,6 +183,9 @@ class ThemesState:
     def to_dict(self) -> dict[str, Any]:
         return {"themes": {tid: t.to_dict() for tid, t in self.themes.items()},
                 "government_contacts": {g: [c.to_dict() for c in cs] for g, cs in self.government_contacts.items()}}
+
+    def copy(self) -> ThemesState:
+        return load_state(self.to_dict())
 
     def theme(self, tid: str) -> ThemeProgress:
         return self.themes.setdefault(tid, ThemeProgress())
