@@ -145,3 +145,24 @@ def test_reminder_offsets_and_ladder_come_from_the_settings(make_harness):
     assert [r["to"] for r in by_kind(h.outbox(), "escalation", "publication")][2:] == ["do@example.org"]
     ladder = [r["effective"] for r in h.records("escalate") if r["reason"].startswith("publication")]
     assert ladder == ["2025-04-04", "2025-04-07"]
+
+
+def test_a_scheduler_back_after_downtime_catches_up_in_time_order(make_harness):
+    """Down from 20 March to 10 May 2025 on a real clock, claiming two items per batch: one run does the missed
+    publication and all three rungs of its ladder, in the order they fell due, and nothing of it twice."""
+    h = make_harness(simulation=None, real="2025-03-20T12:00:00+01:00", extra={"scheduler": {"batch_size": 2}})
+    h.create()
+    h.fire(KB, "open_signing", on="2025-03-01")
+    for party in MAIN_SIGNERS:
+        h.fire(KB, "sign", role="party", party=party, on="2025-03-20")
+    ran = h.run_due("2025-05-10T12:00:00+02:00")
+    assert ran >= 4
+    steps = [(r["trigger"], r["data"].get("level")) for r in h.history()
+             if r["role"] == "system" and (r["reason"] or "").startswith("publication")]
+    assert steps == [("deadline_missed", None), ("escalate", 0), ("escalate", 1), ("escalate", 2)]
+    assert {r["recorded_at"] for r in h.history() if r["role"] == "system"} == {"2025-05-10T12:00:00+02:00"}
+    assert by_kind(h.outbox(), "reminder", "publication") == []          # reminders of a past due day: none
+    assert [r["to"] for r in by_kind(h.outbox(), "escalation", "publication")] == [
+        "ienw@example.org", "secretariaat@example.org", "do@example.org", "bo@example.org"]
+    records = len(h.history())
+    assert h.run_due("2025-05-10T12:00:00+02:00") == 0 and len(h.history()) == records
