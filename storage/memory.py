@@ -9,12 +9,22 @@ What the SQL store guarantees, this one keeps, so that the service's behaviour c
   on the same clock give the same hashes on every backend;
 - deadlines with ids and their due work in time order (`next_due`, `claim_due`, a process before a deadline at the
   same moment; `earliest_write`), the outbox with unique idempotency keys, meta keys (the virtual clock), the
-  refusal log, API tokens, and the read side (`history`, `verify_chain`, `list_roots`, `list_deadlines`).
+  refusal log, reference data once per content and each process's log beside its row;
+- the other ports of engine/ports.py beside the store: `MemoryReadModels`, `MemoryTokens`, and the outbox queue
+  `store.outbox` (tests/unit/test_service_store_ports.py holds both stores to every port, signature by signature).
 
 Stored rows are immutable: a unit of work copies a table the first time it writes to it and the commit swaps the
-copies in, so a rollback is dropping them. Values are stored as the SQL store's rows hold them (naive UTC times,
-JSON columns as JSON text), and every read hands out freshly decoded objects, so that what the engine changes in
-memory stays its own until it writes it, and what SQL could not store fails here too."""
+copies in, so a rollback is dropping them. Rows are encoded and decoded by storage/store.py's own functions and
+hold what the SQL store's rows hold (naive UTC times, each format column, JSON columns as JSON text), and every
+read hands out freshly decoded objects, so that what the engine changes in memory stays its own until it writes
+it, and what SQL could not store fails here too.
+
+Where it differs from the SQL store, on purpose: units of work never run side by side (one lock, as SQLite's one
+writer; PostgreSQL's SKIP LOCKED sharing between workers has no counterpart), a unit opened inside another in the
+same thread sees only what is committed and makes the outer one's commit a `Conflict` (SQLite would wait for its
+busy timeout, PostgreSQL would run both), ids are never given back after a rollback (as PostgreSQL's sequences,
+unlike SQLite), and `enqueue` always returns how many messages it queued (the SQL store in batch mode returns how
+many it was offered)."""
 from __future__ import annotations
 
 import builtins
