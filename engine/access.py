@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from convenant.engine.errors import NotAllowed
+from convenant.engine.errors import NotAllowed, NotFound
 
 if TYPE_CHECKING:
     from convenant.engine.definitions import TriggerSpec, WorkflowDefinition
@@ -42,6 +42,17 @@ class Principal:
 def root_of(pid: str) -> str:
     """Child ids are '{root}/{kind}-{n}'; roots never contain '/'."""
     return pid.split("/", 1)[0]
+
+
+def agreement_of(proc: Process, get: Callable[[str], Process | None]) -> Process:
+    """The agreement a process belongs to (itself, for an agreement), read with `get` (a unit of work's
+    get_process, or the read models' process)."""
+    if proc.is_root:
+        return proc
+    root = get(proc.root_id or root_of(proc.id))
+    if root is None:
+        raise NotFound(f"the agreement of {proc.id!r} is missing", process=proc.id)
+    return root
 
 
 def may_see(principal: Principal, root: Process) -> bool:

@@ -31,7 +31,7 @@ def redact(record: dict[str, Any], role: str | None = None, party: str | None = 
     out = {**record, "confidential": True}
     if may_see(record, role, party):
         return out
-    hidden = {k: (v if k == "confidential" or v in (None, "") else REDACTED) for k, v in params.items()}
+    hidden = {k: (v if k == "confidential" or v in (None, "") else REDACTED) for k, v in (params or {}).items()}
     out["data"] = {**record["data"], "params": hidden}
     for key in ("ref", "reason"):
         if out.get(key):

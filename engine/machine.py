@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
 from transitions import Machine, MachineError
@@ -13,6 +14,8 @@ from transitions import Machine, MachineError
 
 class _Attached:
     """The model a machine drives: the state of the command being fired and the condition to test branches."""
+
+    trigger: Callable[[str], bool]      # added to the model by transitions.Machine.add_model
 
     def __init__(self) -> None:
         self.state: str = ""
@@ -28,7 +31,7 @@ class ProcessMachine:
         self.machine.add_model(self.model, initial=self.spec.initial)
         self._lock = threading.Lock()
         for trig in self.spec.triggers:
-            sources = expand_sources(wf, trig.source)
+            sources: list[Any] = list(expand_sources(wf, trig.source))
             for branch in trig.branches:
                 self.machine.add_transition(trig.name, sources, branch.dest, conditions=[self._when(branch.when)])
             self.machine.add_transition(trig.name, sources, trig.dest if trig.dest else None)

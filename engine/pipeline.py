@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from convenant.engine import rules
-from convenant.engine.access import Attempt, authorise
+from convenant.engine.access import Attempt, agreement_of, authorise
 from convenant.engine.dates import parse_date
 from convenant.engine.definitions import ROLES, ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition
 from convenant.engine.errors import BadInput, Conflict, NotAllowed, NotFound
@@ -136,10 +136,7 @@ def locate(service: Engine, tx: UnitOfWork, f: Firing) -> None:
     f.proc = tx.get_process(pid)
     if f.proc is None:
         raise NotFound(f"no process {pid!r}", process=pid)
-    root = f.proc if f.proc.root_id in (None, f.proc.id) else tx.get_process(f.proc.root_id or "")
-    if root is None:
-        raise NotFound(f"the agreement of {pid!r} is missing", process=pid)
-    f.root = root
+    f.root = agreement_of(f.proc, tx.get_process)
     f.wf = service.workflow(f.proc.workflow)
     f.spec = f.wf.process(f.proc.ptype)
 

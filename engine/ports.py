@@ -102,4 +102,3 @@ class Clock(Protocol):
 
 
 SubjectRenderer = Callable[[dict[str, Any]], str]
-Dispatch = Callable[[dt.datetime], int]

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from convenant.engine.access import Principal, may_see, root_of
+from convenant.engine.access import Principal, agreement_of, may_see, root_of
 from convenant.engine.confidential import redact
 from convenant.engine.dates import parse_date
 from convenant.engine.errors import BadInput, NotAllowed, NotFound
@@ -43,9 +43,7 @@ class Queries:
         return self.reads.process(pid)
 
     def root(self, proc: Process) -> Process:
-        if proc.root_id in (None, proc.id):
-            return proc
-        return self.process(proc.root_id or root_of(proc.id))
+        return agreement_of(proc, self.reads.process)
 
     def roots(self, principal: Principal | None = None) -> list[Process]:
         return [r for r in self.reads.roots() if principal is None or may_see(principal, r)]

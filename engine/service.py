@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convenant.engine import pipeline, rules
-from convenant.engine.access import Attempt, authorise
+from convenant.engine.access import Attempt, agreement_of, authorise
 from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.config import Settings
 from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
@@ -365,7 +365,7 @@ class Service:
         proc = tx.get_process(pid, lock=True)
         if proc is None:
             return
-        root = proc if proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
+        root = agreement_of(proc, tx.get_process)
         wf = self.workflow(proc.workflow)
         today = local_date(now, self.tz)
         due = [(day, t) for t, day in self._auto_candidates(wf, proc, root, tx.deadlines_of(pid))
@@ -384,7 +384,7 @@ class Service:
         if d is None or d.next_at is None or d.next_at > now:
             return
         proc = tx.get_process(d.process_id)
-        root = proc if proc.root_id in (None, proc.id) else tx.get_process(proc.root_id)
+        root = agreement_of(proc, tx.get_process)
         wf = self.workflow(proc.workflow)
         spec = wf.process(proc.ptype)
         steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)

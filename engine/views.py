@@ -5,6 +5,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from convenant.engine import rules
+from convenant.engine.access import agreement_of
 from convenant.engine.clock import iso_moment
 from convenant.engine.errors import NotFound
 from convenant.engine.model import Deadline, Decision, Process, iso
@@ -27,9 +28,7 @@ def show(service: Service, pid: str, role: str | None = None, party: str | None 
         proc = tx.get_process(pid)
         if proc is None:
             raise NotFound(f"no process {pid!r}", process=pid)
-        root = proc if proc.is_root else tx.get_process(proc.root_id or "")
-        if root is None:
-            raise NotFound(f"the agreement of {pid!r} is missing", process=pid)
+        root = agreement_of(proc, tx.get_process)
         wf = service.workflow(proc.workflow)
         spec = wf.process(proc.ptype)
         now = service.now(tx)

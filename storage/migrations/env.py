@@ -11,7 +11,10 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise SystemExit("alembic: set sqlalchemy.url (or run `convenant init`, which hands over its connection)")
+        engine = create_engine(url)
         with engine.begin() as connection:
             _configure(connection)
     else:
