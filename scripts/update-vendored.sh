@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Refresh the vendored front-end files from the npm registry, so that no install step of convenant needs npm:
+#   - @rijkshuisstijl-community/components-css (EUPL-1.2) and @rijkshuisstijl-community/design-tokens (the
+#     Rijkshuisstijl: see its LICENSE.md) -> app/web/static/vendor/rijkshuisstijl/ (served with the pages)
+#   - axe-core (MPL-2.0) -> tests/browser/vendor/ (only the browser tests inject it)
+# Usage: scripts/update-vendored.sh [COMPONENTS_VERSION TOKENS_VERSION AXE_VERSION]   (default: the pinned ones)
+# It needs npm (only this script does). Commit what it changes, with the new versions in VERSIONS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+components="${1:-12.0.0}"
+tokens="${2:-11.1.0}"
+axe="${3:-4.14.1}"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && npm pack --silent "@rijkshuisstijl-community/components-css@$components" \
+   "@rijkshuisstijl-community/design-tokens@$tokens" "axe-core@$axe" >/dev/null)
+for tgz in "$work"/*.tgz; do
+  dir="${tgz%.tgz}"; mkdir -p "$dir"; tar xzf "$tgz" -C "$dir"
+done
+c="$work/rijkshuisstijl-community-components-css-$components/package"
+t="$work/rijkshuisstijl-community-design-tokens-$tokens/package"
+a="$work/axe-core-$axe/package"
+
+rhc=app/web/static/vendor/rijkshuisstijl
+mkdir -p "$rhc" tests/browser/vendor
+cp "$c/dist/index.css" "$rhc/components.css"
+cp "$c/LICENSE.md" "$rhc/LICENSE-components-css.md"
+cp "$t/dist/index.css" "$rhc/design-tokens.css"
+cp "$t/LICENSE.md" "$rhc/LICENSE-design-tokens.md"
+cat > "$rhc/VERSIONS" <<VERSIONS
+@rijkshuisstijl-community/components-css $components (dist/index.css -> components.css, EUPL-1.2)
+@rijkshuisstijl-community/design-tokens $tokens (dist/index.css -> design-tokens.css, class .rhc-theme; LICENSE-design-tokens.md)
+Refreshed by scripts/update-vendored.sh; do not edit these files by hand.
+VERSIONS
+
+cp "$a/axe.min.js" tests/browser/vendor/axe.min.js
+cp "$a/LICENSE" tests/browser/vendor/LICENSE-axe-core
+cat > tests/browser/vendor/VERSIONS <<VERSIONS
+axe-core $axe (axe.min.js, MPL-2.0: LICENSE-axe-core)
+Refreshed by scripts/update-vendored.sh; do not edit these files by hand.
+VERSIONS
+echo "vendored components-css $components, design-tokens $tokens, axe-core $axe"
