@@ -111,17 +111,18 @@ def _short(filename: str, dirs: list[tuple[str, str]]) -> str:
     return "/".join(parts[-2:])
 
 
-def print_profile(p: Profile, title: str, indent: int = 4) -> None:
+def print_profile(p: Profile, title: str, indent: int = 4, unit: str = "command") -> None:
     pad = " " * indent
     per = p.total / p.ops if p.ops else 0
-    print(f"{pad}{title}: {p.ops} commands under cProfile (CPU clock), {per * 1e6:,.0f} µs CPU per command as profiled", flush=True)
+    print(f"{pad}{title}: {p.ops:,} {unit}s under cProfile (CPU clock), {per * 1e6:,.0f} µs CPU per {unit} as "
+          f"profiled (cProfile's own overhead included: the shares matter, not the total)", flush=True)
     print(f"{pad}  by package (own time):", flush=True)
     for group, secs in p.by_group[:12]:
-        print(f"{pad}    {secs / p.total:6.1%}  {secs / p.ops * 1e6:8,.0f} µs/command  {group}", flush=True)
-    print(f"{pad}  top functions by own time (tottime µs/command, cumtime µs/command, calls/command):", flush=True)
+        print(f"{pad}    {secs / p.total:6.1%}  {secs / p.ops * 1e6:8,.0f} µs/{unit}  {group}", flush=True)
+    print(f"{pad}  top functions by own time (tottime µs/{unit}, cumtime µs/{unit}, calls/{unit}):", flush=True)
     for tt, ct, nc, label in p.top_self:
         print(f"{pad}    {tt / p.ops * 1e6:8,.1f} {ct / p.ops * 1e6:9,.1f} {nc / p.ops:7,.1f}  {label}", flush=True)
-    print(f"{pad}  convenant's own functions by cumulative time (µs/command, calls/command):", flush=True)
+    print(f"{pad}  convenant's own functions by cumulative time (µs/{unit}, calls/{unit}):", flush=True)
     for ct, nc, label in p.top_product:
         print(f"{pad}    {ct / p.ops * 1e6:9,.1f} {nc / p.ops:7,.1f}  {label}", flush=True)
 

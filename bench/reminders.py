@@ -76,6 +76,20 @@ def p2(name: str, url: str, jobs_url: str, workdir: Path, *, n: int, rounds: int
     app.store.dispose()
 
 
+def sweep_profile(name: str, url: str, workdir: Path, *, n: int) -> None:
+    """Where a sweep step's CPU goes: cProfile (CPU clock) over one Service.run_due of `n` due reminders, in this
+    process."""
+    from bench.profiling import print_profile, profile
+
+    app = make_app(url, workdir)
+    seeded = seed_agreements(app, n, prefix="prof")
+    prof = profile(lambda: app.service.run_due(), n)
+    outcome = sweep_outcome(app, seeded)
+    print_profile(prof, f"profile of the sweep (Service.run_due), {name}, {outcome['advanced']:,} steps advanced",
+                  unit="step")
+    app.store.dispose()
+
+
 def mb(value: float) -> str:
     return f"{value:,.0f} MB"
 

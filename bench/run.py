@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", type=int, help="agreements in P2's sweep (default 100,000; quick 2,000)")
     parser.add_argument("--p2-rounds", type=int, help="rounds of P2 alone (default as --rounds; one APScheduler round "
                                                       "of 100,000 jobs takes minutes)")
-    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3")
+    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3 (P2-profile: only the sweep's "
+                                       "profile)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     size = dict(SIZES[mode])
@@ -121,8 +122,8 @@ def run(parts: list[str], size: dict, mode: str, rounds: int) -> None:
 
             m.heading("P6. The HTTP API under load (convenant serve on SQLite)")
             p6(workdir, seconds=float(size["http_seconds"]), agreements=int(size["http_agreements"]))
-        if "P2" in parts:  # last: the longest part
-            p2(workdir, size, int(size["p2_rounds"]), problem)
+        if "P2" in parts or "P2-PROFILE" in parts:  # last: the longest part
+            p2(workdir, size, int(size["p2_rounds"]), problem, profile_only="P2" not in parts)
     m.heading("Done")
     m.print_summary()
     print(f"done in {time.perf_counter() - started:.0f} s; load average at the end {m.load()}", flush=True)
@@ -140,16 +141,24 @@ def p1(workdir: Path, size: dict, rounds: int, backends: list[str], pragmas: dic
     in_memory(workdir, per=int(size["commands"]), rounds=rounds)
 
 
-def p2(workdir: Path, size: dict, rounds: int, problem: str | None) -> None:
+def p2(workdir: Path, size: dict, rounds: int, problem: str | None, *, profile_only: bool = False) -> None:
     from bench.reminders import p2 as sweep
+    from bench.reminders import sweep_profile
 
     n = int(size["sweep"])
     m.heading(f"P2. One reminder sweep over {n:,} agreements, beside APScheduler firing one date job per deadline")
+    profiled = min(n, 5_000)
     if problem:
-        sweep("SQLite", sqlite_url(workdir, "p2.db"), sqlite_url(workdir, "p2-jobs.db"), workdir, n=n, rounds=rounds)
+        if not profile_only:
+            sweep("SQLite", sqlite_url(workdir, "p2.db"), sqlite_url(workdir, "p2-jobs.db"), workdir, n=n,
+                  rounds=rounds)
+        sweep_profile("SQLite", sqlite_url(workdir, "p2-profile.db"), workdir, n=profiled)
         return
-    with pg_database() as url, pg_database() as jobs_url:
-        sweep("PostgreSQL", url, jobs_url, workdir, n=n, rounds=rounds)
+    if not profile_only:
+        with pg_database() as url, pg_database() as jobs_url:
+            sweep("PostgreSQL", url, jobs_url, workdir, n=n, rounds=rounds)
+    with pg_database() as url:
+        sweep_profile("PostgreSQL", url, workdir, n=profiled)
 
 
 def p5(workdir: Path, size: dict, rounds: int, problem: str | None) -> None:
