@@ -145,13 +145,50 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def p6(workdir: Path, *, seconds: float, agreements: int) -> None:
+def in_process(folder: Path, token: str, ids: list[str], n: int) -> None:
+    """What the server's two calls cost without HTTP, on the same database, in this process: the token lookup
+    every request makes, a read (require_visible, show, the JSON text of the answer) and a trigger (fire, then
+    find for the ETag), each CPU per call; and a CPU profile of the reads."""
+    from bench.commands import fire_report
+    from bench.profiling import print_profile, profile
+    from bench.seed import open_app
+
+    app = open_app(f"sqlite:///{folder / 'api.db'}", folder)
+    who = app.accounts.principal(token)
+    queries = app.queries
+
+    def read(pid: str) -> None:
+        queries.require_visible(who, pid)
+        json.dumps(queries.show(pid, who.role, who.party), ensure_ascii=False)
+
+    def trigger(pid: str) -> None:
+        fire_report(app.service, pid)
+        queries.find(pid)
+
+    reads, fires = ids[:n], ids[n:2 * n]
+    for pid in reads[:10]:
+        read(pid)
+    lookup = m.timed_block(lambda: [app.accounts.principal(token) for _ in range(n)], n)
+    r = m.timed_block(lambda: [read(pid) for pid in reads], n)
+    t = m.timed_block(lambda: [trigger(pid) for pid in fires], n)
+    m.line(f"in-process, no HTTP (same database, {n} calls each): token lookup {m.ms(lookup.cpu_per_op)} CPU, "
+           f"read {m.ms(r.cpu_per_op)} CPU ({m.ms(r.wall_per_op)} wall), trigger {m.ms(t.cpu_per_op)} CPU "
+           f"({m.ms(t.wall_per_op)} wall) per call")
+    print_profile(profile(lambda: [read(pid) for pid in reads], n), "profile of a read (require_visible, show, "
+                  "JSON), in-process", unit="read")
+    app.store.dispose()
+
+
+def p6(workdir: Path, *, seconds: float, agreements: int, load_test: bool = True) -> None:
     folder, token, ids = prepare(workdir, agreements)
+    reserved, ids = ids[-400:], ids[:-400]
+    in_process(folder, token, reserved[:300], 150)
+    if not load_test:
+        return
     port = free_port()
     server = start_server(folder, port)
     try:
-        asyncio.run(load(port, token, ids[-100:], 1.0))          # warm up on agreements the run does not use
-        ids = ids[:-100]
+        asyncio.run(load(port, token, reserved[300:], 1.0))     # warm up on agreements the run does not use
         server0, client0 = m.proc_cpu_seconds(server.pid), m.cpu_seconds()
         started = time.perf_counter()
         got = asyncio.run(load(port, token, ids, seconds))

@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", type=int, help="agreements in P2's sweep (default 100,000; quick 2,000)")
     parser.add_argument("--p2-rounds", type=int, help="rounds of P2 alone (default as --rounds; one APScheduler round "
                                                       "of 100,000 jobs takes minutes)")
-    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3 (P2-profile: only the sweep's "
-                                       "profile)")
+    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3 (P2-profile, P6-profile: only "
+                                       "the sweep's profile, only P6's in-process costs and profile)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     size = dict(SIZES[mode])
@@ -117,11 +117,12 @@ def run(parts: list[str], size: dict, mode: str, rounds: int) -> None:
                        pragmas=pragmas)
         if "P5" in parts:
             p5(workdir, size, rounds, problem)
-        if "P6" in parts:
+        if "P6" in parts or "P6-PROFILE" in parts:
             from bench.http import p6
 
             m.heading("P6. The HTTP API under load (convenant serve on SQLite)")
-            p6(workdir, seconds=float(size["http_seconds"]), agreements=int(size["http_agreements"]))
+            p6(workdir, seconds=float(size["http_seconds"]), agreements=int(size["http_agreements"]),
+               load_test="P6" in parts)
         if "P2" in parts or "P2-PROFILE" in parts:  # last: the longest part
             p2(workdir, size, int(size["p2_rounds"]), problem, profile_only="P2" not in parts)
     m.heading("Done")
