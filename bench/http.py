@@ -202,6 +202,12 @@ def p6(workdir: Path, *, seconds: float, agreements: int, load_test: bool = True
             server.kill()
             server.wait(10)
     report(got, wall, server_cpu, client_cpu)
+    import sqlite3
+    db = sqlite3.connect(folder / "api.db")
+    mail = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+    db.close()
+    m.line(f"outbox after the run (the scheduler inside serve also sends mail, at start and every [scheduler] "
+           f"interval_seconds): {mail}")
     log = (folder / "serve.log").read_text(encoding="utf-8", errors="replace")
     m.line(f"server log: {log.count(' 200 OK')} lines '200 OK', {log.count('Traceback')} tracebacks, "
            f"{sum(1 for row in log.splitlines() if ' ERROR ' in row)} ERROR lines")
