@@ -24,7 +24,7 @@ from convenant.notifications.transports import make_transport
 from convenant.storage.outbox import OutboxRepo
 from convenant.storage.queries import SqlReadModels, SqlTokens
 from convenant.storage.settings import Database
-from convenant.storage.store import SqlStore, check_url
+from convenant.storage.store import SqlStore, check_url, head_revision
 from pydantic import Field
 
 from convenant import workflows
@@ -90,6 +90,11 @@ class App:
         if not self.store.schema_ready():
             raise NotInitialised(f"the database {self.settings.database.url} is not initialised: run "
                                  f"'convenant init' first")
+        current, head = self.store.schema_revision(), head_revision()
+        if current != head:
+            raise NotInitialised(f"the database {self.settings.database.url} is at schema {current}, this "
+                                 f"convenant needs {head}: run 'convenant init' to upgrade it (the upgrade keeps "
+                                 f"every agreement and its history)")
 
 
 def config_path(given: str | None) -> Path | None:

@@ -439,6 +439,23 @@ class SqlStore:
     def schema_ready(self) -> bool:
         return sa.inspect(self.engine).has_table("processes")
 
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None: no schema yet)."""
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except sa.exc.DBAPIError:
+            return None
+
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+def head_revision() -> str:
+    """The newest migration's revision: revisions are numbered 0001, 0002, ... after their files' names
+    (tests/integration/test_migrations.py checks this against Alembic's own head)."""
+    return max(p.name.split("_", 1)[0] for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
     def log_refusal(self, now: dt.datetime, error: ConvenantError, **who: Any) -> None:
         """Refused attempts are kept apart from the history: who tried what and why it was refused."""
         try:

@@ -90,3 +90,23 @@ def test_init_is_alembic_upgrade_head(db_url: str, tmp_path: Path) -> None:
     c.run("init")  # again: nothing to do, nothing broken
     c.run("agreements", "create", "--example", "krachtenbundeling")
     assert c.run("audit", "verify").code == 0
+
+
+def test_the_head_the_cli_checks_is_alembics_head():
+    from convenant.storage.store import head_revision
+    assert head_revision() == revisions()[-1]
+
+
+def test_a_database_behind_the_code_is_told_to_upgrade(tmp_path):
+    """A command on a database at an older revision says to run init, and init upgrades it (no traceback)."""
+    c = Cli(tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
+    c.run("init")
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    alembic(engine, "downgrade", revisions()[0])
+    engine.dispose()
+    res = c.run("show", "krachtenbundeling", expect=1)
+    assert f"at schema {revisions()[0]}" in res.err and "run 'convenant init' to upgrade" in res.err
+    assert "Traceback" not in res.err
+    c.run("init")
+    c.run("agreements", "create", "--example", "krachtenbundeling")
+    assert c.show()["state"] == "draft"
