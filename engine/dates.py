@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -40,20 +41,91 @@ def is_atw_rest_day(day: dt.date, extra: Iterable[dt.date] = ()) -> bool:
     return day.weekday() >= 5 or day in _atw_holidays(day.year) or day in set(extra)
 
 
+@dataclass(frozen=True)
+class Shift:
+    """One step of the Atw's reasoning about a limit's end: `day` is a rest day (`why`: "saturday", "sunday",
+    "holiday" with its `name`, or "decree"), or the end moves to `to` under `article`; `note` marks a limit the Atw
+    leaves alone ("backwards", Art. 1(2); "longer", Art. 4)."""
+    day: dt.date
+    why: str
+    article: str
+    to: dt.date | None = None
+    name: str | None = None
+
+
+def rest_day_reason(day: dt.date, extra: Iterable[dt.date] = ()) -> tuple[str, str | None] | None:
+    """Why `day` is not a working day under the Atw: ("saturday" | "sunday" | "holiday" | "decree", holiday name
+    or None), or None for a working day. The holiday name is the library's English one."""
+    if day.weekday() == 5:
+        return "saturday", None
+    if day.weekday() == 6:
+        return "sunday", None
+    if day in _atw_holidays(day.year):
+        return "holiday", _holiday_names(day.year).get(day)
+    if day in set(extra):
+        return "decree", None
+    return None
+
+
+@lru_cache(maxsize=64)
+def _holiday_names(year: int) -> dict[dt.date, str]:
+    days = holidays.NL(years=year, categories=(holidays.PUBLIC, holidays.OPTIONAL), language="en_US")
+    return dict(days.items())
+
+
+def holiday_name(day: dt.date, lang: str) -> str | None:
+    """The holiday's name in Dutch ('nl') or English, as the holidays package words it."""
+    days = holidays.NL(years=day.year, categories=(holidays.PUBLIC, holidays.OPTIONAL),
+                       language="nl" if lang == "nl" else "en_US")
+    return days.get(day)
+
+
+def atw_end(due: dt.date, start: dt.date | None, extra_rest_days: Iterable[dt.date] = (), *,
+            backwards: bool = False) -> tuple[dt.date, list[Shift]]:
+    """The end of a limit under the Algemene termijnenwet, with the reasoning:
+
+    - Art. 1(1): a limit ending on a Saturday, Sunday or holiday (Art. 3, and days equated by decree) runs on to
+      the next day that is none of these;
+    - Art. 1(2): not for a limit counted backwards from a date;
+    - Art. 2: a limit of at least three days is extended so that it contains at least two days that are not
+      Saturdays, Sundays or holidays;
+    - Art. 4: not for limits longer than three months."""
+    if backwards:
+        return due, [Shift(due, "backwards", "Art. 1(2) Atw")]
+    if start is not None and due > add_months(start, 3):
+        return due, [Shift(due, "longer", "Art. 4 Atw")]
+    extra = frozenset(extra_rest_days)
+    length = None if start is None else (due - start).days      # the limit as set, before any shift
+    shifts: list[Shift] = []
+    reason = rest_day_reason(due, extra)
+    while reason is not None:
+        nxt = due + dt.timedelta(days=1)
+        shifts.append(Shift(due, reason[0], "Art. 1(1) Atw", to=nxt, name=reason[1]))
+        due, reason = nxt, rest_day_reason(nxt, extra)
+    if start is not None and length is not None and length >= 3:
+        while _working_days(start, due, extra) < 2:
+            nxt = due + dt.timedelta(days=1)
+            while rest_day_reason(nxt, extra) is not None:
+                nxt += dt.timedelta(days=1)
+            shifts.append(Shift(due, "two_days", "Art. 2 Atw", to=nxt))
+            due = nxt
+    return due, shifts
+
+
+def _working_days(start: dt.date, end: dt.date, extra: frozenset[dt.date]) -> int:
+    """Days after `start` up to and including `end` that are no rest day."""
+    return sum(1 for n in range(1, (end - start).days + 1)
+               if rest_day_reason(start + dt.timedelta(days=n), extra) is None)
+
+
 def apply_calendar(due: dt.date, rule: str, *, start: dt.date | None = None,
-                   extra_rest_days: Iterable[dt.date] = ()) -> dt.date:
-    """Move the end of a limit as the calendar rule says. Under the Atw a limit ending on a rest day runs on to
-    the next day that is none; limits longer than three months are excluded (Atw Art. 4)."""
+                   extra_rest_days: Iterable[dt.date] = (), backwards: bool = False) -> dt.date:
+    """Move the end of a limit as the calendar rule says (`atw_end` gives the Atw's reasoning)."""
     if rule == "calendar_days":
         return due
     if rule != "algemene_termijnenwet":
         raise ValueError(f"unknown calendar rule {rule!r}")
-    if start is not None and due > add_months(start, 3):
-        return due
-    extra = frozenset(extra_rest_days)
-    while is_atw_rest_day(due, extra):
-        due += dt.timedelta(days=1)
-    return due
+    return atw_end(due, start, extra_rest_days, backwards=backwards)[0]
 
 
 def previous_working_day(day: dt.date, extra_rest_days: Iterable[dt.date] = ()) -> dt.date:
