@@ -139,7 +139,8 @@ def resolve_date(expr: DateExpr, settings: Settings, *, fact: Callable[[str], An
         days = sign * int(settings.param(days.lstrip("-")[1:]))
     due = add_days(add_months(base, expr.months), days)
     if expr.calendar != "calendar_days":
-        due = apply_calendar(due, expr.calendar, start=base, extra_rest_days=settings.calendar.extra_rest_days)
+        due = apply_calendar(due, expr.calendar, start=base, extra_rest_days=settings.calendar.extra_rest_days,
+                             backwards=days < 0 or expr.months < 0)      # Atw Art. 1(2)
     return due
 
 
