@@ -12,12 +12,12 @@ from convenant.engine.accounts import Accounts
 from convenant.engine.clock import DatabaseClock
 from convenant.engine.config import Settings, Strict, check_reminder_kinds, load_settings, settings_from_dict
 from convenant.engine.definitions import WorkflowDefinition
-from convenant.engine.errors import ConvenantError
+from convenant.engine.errors import BadInput, ConvenantError
 from convenant.engine.notify import governance_contacts
 from convenant.engine.ports import Clock
 from convenant.engine.queries import Queries
 from convenant.engine.service import Service
-from convenant.notifications.dispatcher import Dispatcher
+from convenant.notifications.dispatcher import Dispatcher, RetryPolicy
 from convenant.notifications.render import render_subject
 from convenant.notifications.settings import Mail
 from convenant.notifications.transports import make_transport
@@ -58,6 +58,39 @@ class NotInitialised(ConvenantError):
     kind = "not_initialised"
 
 
+class Unavailable(ConvenantError):
+    """The database named in [database] url cannot be reached (a closed port, a wrong password, a missing
+    folder): exit 1 with one line naming the database and why."""
+    exit_code = 1
+    http_status = 503
+    kind = "unavailable"
+
+
+def explain_failure(exc: BaseException, database_url: str | None = None) -> ConvenantError | None:
+    """The error boundaries' view of an exception from a part the ways in do not know (storage): an
+    unreachable database as one line that names it and says why; text a database refused as bad input.
+    None for anything else (a fault, reported with a correlation id)."""
+    import sqlalchemy as sa
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        url = database_url
+        orig = getattr(exc, "orig", None) or exc
+        why = " ".join(str(orig).split())[:300] or type(orig).__name__
+        where = _masked(url) if url else "the database"
+        return Unavailable(f"cannot reach {where}: {why}")
+    if isinstance(exc, sa.exc.DataError):
+        why = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        return BadInput(f"the database refused a value: {why}")
+    return None
+
+
+def _masked(url: str) -> str:
+    try:
+        import sqlalchemy as sa
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL that does not parse is shown as the config gave it
+        return url
+
+
 @dataclass
 class App:
     settings: Config
@@ -82,8 +115,9 @@ class App:
             root = self.queries.find(root_id)
             return governance_contacts(self.service, root, "secretariat") if root else []
 
-        return Dispatcher(self.outbox, transport, sender=mail.sender, max_attempts=mail.max_attempts,
-                          retry_base_seconds=mail.retry_base_seconds, batch_size=mail.batch_size,
+        retry = RetryPolicy(base_seconds=mail.retry_base_seconds, max_seconds=mail.retry_max_seconds,
+                            lifetime_days=mail.retry_lifetime_days)
+        return Dispatcher(self.outbox, transport, sender=mail.sender, retry=retry, batch_size=mail.batch_size,
                           tz=self.settings.tz, secretariat=secretariat)
 
     def require_schema(self) -> None:

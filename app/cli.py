@@ -12,7 +12,7 @@ from typing import Any
 import click
 from convenant.engine.clock import UTC, iso_moment, local_date
 from convenant.engine.definitions import ROLES
-from convenant.engine.documents import describe_file, document_params
+from convenant.engine.documents import DocumentFile, document_params
 from convenant.engine.errors import BadInput, ConvenantError
 from convenant.engine.history import to_csv
 from convenant.engine.pipeline import TriggerRequest
@@ -51,34 +51,102 @@ def run(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context().find_object(Ctx)
+        click_ctx = click.get_current_context()
+        ctx = click_ctx.find_object(Ctx)
         try:
+            check_arguments(click_ctx, kwargs)
             return fn(*args, **kwargs)
         except ConvenantError as exc:
             fail(ctx, exc)
-        except OSError as exc:
-            fail(ctx, ConvenantError(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")))
+        except Exception as exc:  # the one error boundary of the command line (see `unexpected`)
+            fail(ctx, unexpected(exc, ctx))
     return wrapper
+
+
+def check_arguments(click_ctx: click.Context, values: dict[str, Any]) -> None:
+    """Every text argument of the command through engine/text.py (lone surrogates from bytes that are not UTF-8,
+    NUL and other control characters, length) before anything uses it; the field is the option's name."""
+    from convenant.engine.text import check_value
+    names = {p.name: (p.opts[0] if isinstance(p, click.Option) else (p.name or "").upper())
+             for p in click_ctx.command.params}
+    for key, value in values.items():
+        if isinstance(value, (str, tuple, list)):
+            check_value(value, names.get(key, key))
+    obj = click_ctx.find_object(Ctx)
+    if obj is not None and obj.config is not None:
+        check_value(obj.config, "--config")
+
+
+def unexpected(exc: BaseException, ctx: Ctx | None = None) -> ConvenantError:
+    """What no other handler turned into a clear message: an unreachable database, a file system that refuses,
+    or a fault of the product. One line with a correlation id; the traceback goes to the log under that id."""
+    import logging
+    import uuid
+
+    from convenant.app.bootstrap import explain_failure
+    app = getattr(ctx, "_app", None)
+    known = explain_failure(exc, app.settings.database.url if app is not None else None)
+    if known is not None:
+        return known
+    if isinstance(exc, OSError):
+        return ConvenantError(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "))
+    cid = uuid.uuid4().hex[:12]
+    logging.getLogger("convenant.errors").debug("unexpected error %s", cid, exc_info=exc)
+    return Unexpected(f"internal error {cid}: {type(exc).__name__}: {_one_line(exc)} (set CONVENANT_DEBUG=1 for "
+                      f"the traceback)", correlation_id=cid)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300].encode("utf-8", "backslashreplace").decode("utf-8") if text else ""
+
+
+class Unexpected(ConvenantError):
+    exit_code = 1
+    kind = "internal_error"
+
+    def __init__(self, message: str, *, correlation_id: str) -> None:
+        super().__init__(message)
+        self.correlation_id = correlation_id
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "correlation_id": self.correlation_id}
 
 
 def fail(ctx: Ctx | None, exc: ConvenantError) -> None:
     if ctx is not None and ctx.as_json:
-        click.echo(json.dumps({**exc.as_dict(), "exit_code": exc.exit_code}, ensure_ascii=False))
+        click.echo(_printable(json.dumps({**exc.as_dict(), "exit_code": exc.exit_code}, ensure_ascii=False)))
     label = {2: "bad input", 3: "not allowed", 4: "not found", 5: "conflict"}.get(exc.exit_code, "error")
     where = f" [{exc.field}]" if exc.field else ""
-    click.echo(f"convenant: {label}{where}: {exc}", err=True)
+    click.echo(_printable(f"convenant: {label}{where}: {exc}"), err=True)
     sys.exit(exc.exit_code)
+
+
+def _printable(text: str) -> str:
+    """A message may quote the bad input itself (a lone surrogate): print it escaped, never fail on it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_moment(text: str, field: str, tz) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        moment = value.astimezone(UTC)
     except ValueError:
         raise BadInput(f"{field}: {text!r} is not a date-time (like 2025-03-20T12:00:00+01:00)", field=field) \
             from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    except OverflowError:   # 9999-12-31T23:59:59-01:00 lies past the last moment Python can hold
+        moment = None
+    if moment is None or not MIN_MOMENT <= moment <= MAX_MOMENT:
+        raise BadInput(f"{field}: {text!r} lies outside the years {MIN_MOMENT.year}-{MAX_MOMENT.year - 1}",
+                       field=field)
+    return moment
+
+
+# The moments a command accepts: every deadline and step computed from them stays within what dates can hold.
+MIN_MOMENT = dt.datetime(1900, 1, 1, tzinfo=UTC)
+MAX_MOMENT = dt.datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -312,7 +380,8 @@ def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, part
     app = ctx.app()
     data: dict[str, Any] = dict(values)
     for key in document_params(app.workflows, trigger) & set(values):
-        data[key] = describe_file(values[key], key)   # the file is read here; only its description is kept
+        # read by the service once the actor is authorised, a regular file of at most [documents] max_bytes
+        data[key] = DocumentFile(values[key], app.settings.documents.max_bytes)
     fired = app.service.fire(TriggerRequest(process_id, trigger, actor=actor, role=role, party=party, on=on, ref=ref,
                                             reason=reason, data=data, expected_version=expect_version))
     out = fired.as_dict()
@@ -358,7 +427,10 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
                      ["seq", "process", "trigger", "source", "dest", "actor", "party", "effective", "article", "ref",
                       "mail"])
     if out is not None:
-        out.write_text(text + "\n", encoding="utf-8")
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"--out {str(out)!r}: cannot be written: {exc.strerror or exc}", field="--out") from None
     else:
         click.echo(text)
 
@@ -492,8 +564,10 @@ def audit_refusals(ctx: Ctx, limit: int) -> None:
 @pass_ctx
 @run
 def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | None) -> None:
+    from convenant.engine.text import writable
+    target = writable(out, "--out") if out else None   # a path that cannot be used is bad input, before any work
     rows = ctx.app().queries.export(role=role, party=party)
-    emit_records(ctx, rows, fmt, Path(out) if out else None)
+    emit_records(ctx, rows, fmt, target)
     if out:
         click.echo(f"exported to {out}", err=True)
 
@@ -614,11 +688,34 @@ def _global_options_anywhere(group: click.Group) -> None:
 _global_options_anywhere(cli)
 
 
+def argv_problem(argv: list[str]) -> ConvenantError | None:
+    """Arguments that are not text (bytes that are not UTF-8 arrive as lone surrogates) before click sees them,
+    named by the option they belong to."""
+    from convenant.engine.text import problem
+    for index, arg in enumerate(argv):
+        found = problem(arg)
+        if found is not None:
+            before = argv[index - 1] if index and argv[index - 1].startswith("-") else None
+            field = arg.split("=", 1)[0] if arg.startswith("--") else (before or f"argument {index + 1}")
+            return BadInput(f"{_printable(field)}: {found}", field=_printable(field))
+    return None
+
+
 def main() -> None:
+    """The command line's error boundary: whatever escapes a command becomes one line and exit 1."""
+    import logging
+    import os
+    if os.environ.get("CONVENANT_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    problem = argv_problem(sys.argv[1:])
+    if problem is not None:
+        fail(Ctx(None, "--json" in sys.argv), problem)
     try:
         cli(standalone_mode=True)
-    except ConvenantError as exc:  # pragma: no cover - errors raised outside a command
+    except ConvenantError as exc:  # errors raised outside a command
         fail(None, exc)
+    except Exception as exc:
+        fail(None, unexpected(exc))
 
 
 if __name__ == "__main__":

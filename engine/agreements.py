@@ -5,7 +5,6 @@ texts), which is stored apart (engine/model.py `Reference`)."""
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,15 +71,13 @@ class AgreementData(BaseModel):
 
 
 def read_data_file(path: str | Path) -> dict[str, Any]:
+    """A data file and the themes file it names (INTERFACE.md), through engine/text.py: UTF-8 text, every
+    string checked, the themes file inside the data file's folder (the one path policy for referenced files)."""
+    from convenant.engine.text import MAX_FILE, read_toml, referenced
     file = Path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{file} does not exist", field="--file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{file}: not valid TOML: {exc}", field="--file") from None
+    raw = read_toml(file, "--file")
     if raw.get("themes_file"):
-        themes = tomllib.loads((file.parent / raw["themes_file"]).read_text(encoding="utf-8"))
+        themes = read_toml(referenced(file, raw["themes_file"], "themes_file", MAX_FILE), "themes_file")
         raw.setdefault("themes", themes.get("themes", []))
         raw.setdefault("vth_targets", themes.get("vth_targets", []))
         if "governance" in themes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +29,13 @@ DEFAULT_REMINDERS: dict[str, list[int]] = {
     "progress_report": [14],
 }
 
-NonNegative = Annotated[int, Field(ge=0)]
+# Every number and date a setting holds has a range (issue 19: a day count of 10**20 passed validation and
+# crashed the next command's date arithmetic). A century of days is far beyond any period of an agreement.
+MAX_DAYS = 36_600
+NonNegative = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+# The years a date of the calendar settings may name; Python's date arithmetic ends at the year 9999.
+SettingDate = Annotated[dt.date, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
 
 
 class Strict(BaseModel):
@@ -55,7 +60,7 @@ class MailPolicy(Strict):
     extend this table in the installation's config (app/bootstrap.py Config)."""
     # Confirmations of acts recorded by a person; none for acts dated longer ago (entering past history).
     confirmations: bool = True
-    confirmations_max_age_days: Annotated[int, Field(ge=0)] = 7
+    confirmations_max_age_days: NonNegative = 7
 
 
 Rung = Literal["responsible", "do", "bo"]
@@ -75,10 +80,10 @@ class Escalation(Strict):
 
 
 class Scheduler(Strict):
-    interval_seconds: Annotated[int, Field(ge=1)] = 30
+    interval_seconds: Annotated[int, Field(ge=1, le=86_400)] = 30
     reminder_time: str = "08:00"
     reminders_on_working_days: bool = False
-    batch_size: Annotated[int, Field(ge=1)] = 500
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
 
     @field_validator("reminder_time")
     @classmethod
@@ -91,18 +96,48 @@ class Scheduler(Strict):
 
 
 class Decisions(Strict):
-    amendment_response_days: Annotated[int, Field(ge=1)] = 42
-    continuation_decision_days: Annotated[int, Field(ge=1)] = 28
-    extension_opens_days_before: Annotated[int, Field(ge=0)] = 90
+    amendment_response_days: Days = 42
+    continuation_decision_days: Days = 28
+    extension_opens_days_before: NonNegative = 90
 
 
 class Progress(Strict):
-    report_interval_days: Annotated[int, Field(ge=1)] = 90
+    report_interval_days: Days = 90
+
+
+class Documents(Strict):
+    """[documents]: files attached to an act (--set document=PATH) are read only when regular and at most this
+    large; the history keeps their name, size and SHA-256 (engine/documents.py)."""
+    max_bytes: Annotated[int, Field(ge=1, le=1024 ** 3)] = 20 * 1024 * 1024
+
+
+class LogSettings(Strict):
+    """[log]: the verifiable log (engine/log.py). `key_file`: the Ed25519 signing key (a file outside the database,
+    relative to the config file's folder; created by `convenant keys create` or at the first checkpoint);
+    `origin`: the log's name, the first line of every checkpoint (the name of a key created from now on);
+    `checkpoint_mail_days`: every so many days the latest checkpoint is mailed to every party (0: never);
+    `tsa_url`: an RFC 3161 time-stamping authority that also stamps each checkpoint (none: not stamped)."""
+    key_file: str = "convenant-log.key"
+    origin: str | None = None
+    checkpoint_mail_days: NonNegative = 0
+    tsa_url: str | None = None
+    tsa_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 10
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is not None and (not value or "+" in value or any(ch.isspace() for ch in value)):
+            raise ValueError("the log's name must be non-empty, without spaces or '+' (like example.org/convenant)")
+        return value
+
+    def key_path(self, base_dir: Path) -> Path:
+        path = Path(self.key_file).expanduser()
+        return path if path.is_absolute() else base_dir / path
 
 
 class CalendarSettings(Strict):
     # Days equated to holidays by decree (Atw Art. 3(2)); no library knows them.
-    extra_rest_days: list[dt.date] = Field(default_factory=lambda: [dt.date(2026, 1, 2), dt.date(2026, 5, 15),
+    extra_rest_days: list[SettingDate] = Field(default_factory=lambda: [dt.date(2026, 1, 2), dt.date(2026, 5, 15),
                                                                    dt.date(2027, 5, 7)])
 
 
@@ -118,6 +153,8 @@ class Settings(Strict):
     decisions: Decisions = Field(default_factory=Decisions)
     progress: Progress = Field(default_factory=Progress)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    documents: Documents = Field(default_factory=Documents)
+    log: LogSettings = Field(default_factory=LogSettings)
     contacts: dict[str, Contact] = Field(default_factory=dict)
     base_dir: Path = Path(".")
 
@@ -166,13 +203,11 @@ def load_settings(path: str | os.PathLike | None, model: type[S] = Settings) -> 
     input."""
     if path is None:
         return model()
-    file = Path(path)
+    from convenant.engine.text import check_path, read_toml
+    file = check_path(path, "--config")
     if not file.exists():
         raise BadInput(f"config file {file} does not exist", field="--config")
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{file}: not valid TOML: {exc}", field="config.toml") from None
+    raw = read_toml(file, "config.toml")   # UTF-8, every string checked (engine/text.py)
     return settings_from_dict(raw, base_dir=file.resolve().parent, source=str(file), model=model)
 
 

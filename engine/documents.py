@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +15,31 @@ from convenant.engine.errors import BadInput
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def describe_file(path: str | Path, field: str = "document") -> dict[str, Any]:
-    """Read a local file once (at the edge: the CLI) and describe it."""
-    file = Path(path)
-    try:
-        with file.open("rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        size = file.stat().st_size
-    except OSError as exc:
-        raise BadInput(f"{field}: cannot read {str(path)!r}: {exc.strerror}", field=field) from None
-    return {"name": file.name, "sha256": digest, "size": size}
+@dataclass(frozen=True)
+class DocumentFile:
+    """A file named on the command line (`--set document=PATH`), not yet read. It travels in the TriggerRequest
+    and is read when the values are validated (engine/pipeline.py step 5), that is after the actor is authorised
+    (INTERFACE.md's order): an auditor's attempt is refused without touching the file. Only a regular file of at
+    most `max_bytes` ([documents] max_bytes) is read."""
+    path: str
+    max_bytes: int
+
+    def describe(self, field: str) -> dict[str, Any]:
+        return describe_file(self.path, field, max_bytes=self.max_bytes)
+
+
+def describe_file(path: str | Path, field: str = "document", *, max_bytes: int) -> dict[str, Any]:
+    """Read a local file once, through engine/text.py's bounded reader (a regular file only), and describe it."""
+    from convenant.engine.text import read_file
+    data = read_file(path, field, max_bytes)
+    return {"name": Path(path).name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
 def check_document(value: Any, field: str) -> dict[str, Any]:
-    """A document value as the engine accepts it: {name, sha256, size}; a path is only read by the CLI."""
+    """A document value as the engine accepts it: {name, sha256, size}; a path is only read by the CLI, and
+    only here, once the act is authorised (a DocumentFile)."""
+    if isinstance(value, DocumentFile):
+        value = value.describe(field)
     if not isinstance(value, dict):
         raise BadInput(f"{field}: give a file (the CLI reads it: --set {field}=PATH) or an object with name, "
                        f"sha256 and size", field=field)

@@ -1,6 +1,8 @@
 """Drains the outbox apart from the commands that filled it, so a slow mail server never holds a transaction.
-Temporary failures are retried with growing back-off on the engine's clock; after the last attempt, or on a
-permanent refusal, the message is marked failed and the secretariat is told."""
+A temporary failure (a 4xx answer, a refused or dropped connection, a maildir that cannot be written) is retried
+with growing back-off on the engine's clock until the message is `[mail] retry_lifetime_days` old (default 5, as
+mail servers keep a message); a permanent refusal (5xx) fails at once. Either way the message is kept, marked
+failed with the reason, and the secretariat is told (a `delivery_failed` message)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,20 +17,41 @@ from convenant.notifications.transports import PermanentFailure, TemporaryFailur
 log = logging.getLogger(__name__)
 
 
-class Dispatcher:
-    def __init__(self, repo: Any, transport: Transport, *, sender: str, max_attempts: int = 6,
-                 retry_base_seconds: int = 300, batch_size: int = 100, tz: dt.tzinfo | None = None,
-                 secretariat: Callable[[str], list[dict[str, str]]] | None = None,
+class RetryPolicy:
+    """When a temporarily failed message is tried again: after base * 2^(n-1) seconds, at most `max_delay`
+    apart, and never after its lifetime since it was queued; None when the lifetime is over (give up)."""
+
+    def __init__(self, *, base_seconds: int = 300, max_seconds: int = 3600, lifetime_days: float = 5,
                  lease: dt.timedelta = dt.timedelta(minutes=10)) -> None:
+        self.base = dt.timedelta(seconds=base_seconds)
+        self.max_delay = dt.timedelta(seconds=max_seconds)
+        self.lifetime = dt.timedelta(days=lifetime_days)
+        self.lease = lease
+
+    def next_attempt(self, attempts: int, queued_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+        expires = queued_at + self.lifetime
+        if now >= expires:
+            return None
+        delay = self.base * 2 ** min(max(attempts - 1, 0), 30)
+        return min(now + min(delay, self.max_delay), expires)
+
+    def lifetime_text(self) -> str:
+        days = self.lifetime / dt.timedelta(days=1)
+        return f"{days:g} day{'s' if days != 1 else ''}"
+
+
+class Dispatcher:
+    def __init__(self, repo: Any, transport: Transport, *, sender: str, retry: RetryPolicy | None = None,
+                 batch_size: int = 100, tz: dt.tzinfo | None = None,
+                 secretariat: Callable[[str], list[dict[str, str]]] | None = None) -> None:
         self.repo = repo
         self.transport = transport
         self.sender = sender
-        self.max_attempts = max_attempts
-        self.retry_base = retry_base_seconds
+        self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.tz = tz
         self.secretariat = secretariat
-        self.lease = lease
+        self.lease = self.retry.lease
 
     def __call__(self, now: dt.datetime) -> int:
         return self.dispatch(now)
@@ -56,11 +79,12 @@ class Dispatcher:
             self._fail(row, f"refused: {exc}", now)
             return 0
         except (TemporaryFailure, OSError) as exc:
-            if row.attempts >= self.max_attempts:
-                self._fail(row, f"gave up after {row.attempts} attempts: {exc}", now)
+            retry_at = self.retry.next_attempt(row.attempts, row.created_at or now, now)
+            if retry_at is None:
+                self._fail(row, f"gave up after {row.attempts} attempts in {self.retry.lifetime_text()}: {exc}",
+                           now)
             else:
-                delay = dt.timedelta(seconds=self.retry_base * 2 ** (row.attempts - 1))
-                self.repo.mark_retry(row.id, now + delay, str(exc))
+                self.repo.mark_retry(row.id, retry_at, str(exc))
             return 0
         self.repo.mark_sent(row.id, now, msg["Message-ID"] or message_id(row.key))
         return 1

@@ -20,9 +20,18 @@ class Mail(MailPolicy):
     username: str | None = None
     password_env: str | None = None
     sender: str = "secretariaat@example.org"
-    max_attempts: Annotated[int, Field(ge=1)] = 6
-    retry_base_seconds: Annotated[int, Field(ge=1)] = 300
-    batch_size: Annotated[int, Field(ge=1)] = 100
+    # A temporary refusal (4xx, a refused or dropped connection) is retried with growing back-off until the
+    # message is this old, as mail servers do (RFC 5321 4.5.4.1: at least four to five days); only a permanent
+    # refusal (5xx) fails at once. Either way the secretariat is told.
+    retry_lifetime_days: Annotated[float, Field(gt=0, le=365)] = 5
+    # The longest wait between two attempts, so a message is tried regularly until its lifetime ends.
+    retry_max_seconds: Annotated[int, Field(ge=1, le=86_400)] = 3600
+    # Accepted from older config files and no longer used: the lifetime, not a count of attempts, decides when a
+    # message is given up.
+    max_attempts: Annotated[int, Field(ge=1, le=100_000)] = 6
+    retry_base_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30
 
     def transport_config(self, base_dir: Path) -> dict[str, Any]:
         """The transport's keys, a relative maildir taken from the config file's folder."""

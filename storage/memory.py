@@ -525,7 +525,7 @@ class MemoryOutbox:
         return [OutboxRow(id=r["id"], key=r["key"], process_id=r["process_id"], root_id=r["root_id"],
                           to_addr=r["to_addr"], to_name=r["to_name"], subject=r["subject"],
                           payload=upcast.upcast_payload(r["format"], self.store._thaw(r["payload"])),
-                          attempts=r["attempts"] + 1, kind=r["kind"])
+                          attempts=r["attempts"] + 1, kind=r["kind"], created_at=aware(r["created_at"]))
                 for r in rows]
 
     def mark_sent(self, row_id: int, now: dt.datetime, message_id: str) -> None:

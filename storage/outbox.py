@@ -27,6 +27,7 @@ class OutboxRow:
     payload: dict[str, Any]
     attempts: int
     kind: str
+    created_at: dt.datetime | None = None   # when it was queued (UTC): the dispatcher's retry lifetime counts from it
 
 
 class OutboxRepo:
@@ -48,7 +49,7 @@ class OutboxRepo:
         return [OutboxRow(id=r["id"], key=r["key"], process_id=r["process_id"], root_id=r["root_id"],
                           to_addr=r["to_addr"], to_name=r["to_name"], subject=r["subject"],
                           payload=upcast_payload(r["format"], r["payload"]), attempts=r["attempts"] + 1,
-                          kind=r["kind"]) for r in rows]
+                          kind=r["kind"], created_at=aware(r["created_at"])) for r in rows]
 
     def mark_sent(self, row_id: int, now: dt.datetime, message_id: str) -> None:
         with self.store.transaction() as tx:

@@ -14,7 +14,7 @@ from convenant.engine.history import csv_chunks
 from convenant.engine.pipeline import TriggerRequest
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 router = APIRouter(prefix="/api/v1")
 
@@ -52,6 +52,18 @@ class TriggerBody(BaseModel):
                                                 "for a party; a party token may only name its own", max_length=100)
     version: int | None = Field(None, description="refuse with 409 if the process is no longer at this version "
                                                   "(same as the If-Match header)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        """Every string of the body, keys included, through engine/text.py (lone surrogates such as JSON's
+        "\\ud800", NUL, control characters): bad input naming the field, never a 500."""
+        from convenant.engine.text import check_value
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check_value(item, str(key).encode("utf-8", "backslashreplace").decode("utf-8"))
+                check_value(key, "body (a key)", 200)
+        return value
 
 
 def principal(request: Request, authorization: str | None = Header(None, description="Bearer TOKEN")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from convenant.app.bootstrap import explain_failure
 from convenant.app.web import api, pages
 from convenant.engine.errors import BadInput, ConvenantError
 from fastapi import FastAPI, Request
@@ -101,9 +103,17 @@ def _error_handlers(web: FastAPI) -> None:
         return pages.plain_error(request, exc.status_code)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "error", "reason": "internal error", "message": "internal error",
-                             "article": None}, status_code=500)
+        """The API's one error boundary: what no handler above knew becomes 500 with a correlation id, logged
+        once with its traceback under that id; an unreachable database is 503 naming it."""
+        known = explain_failure(exc, app_of(request))
+        if known is not None:
+            return await convenant_error(request, known)
+        cid = uuid.uuid4().hex[:12]
+        log.error("unexpected error %s on %s %s: %s: %s", cid, request.method, _safe(request.url.path),
+                  type(exc).__name__, _safe(str(exc).splitlines()[0] if str(exc) else ""), exc_info=exc)
+        return JSONResponse({"error": "internal_error", "reason": f"internal error {cid}",
+                             "message": f"internal error {cid}", "article": None, "correlation_id": cid},
+                            status_code=500)
 
     web.add_exception_handler(ConvenantError, convenant_error)
     web.add_exception_handler(pages.LoginRequired, login_required)
@@ -112,8 +122,46 @@ def _error_handlers(web: FastAPI) -> None:
     web.add_exception_handler(Exception, unexpected)
 
 
+def app_of(request: Request) -> str | None:
+    app = getattr(request.app.state, "convenant", None)
+    return app.settings.database.url if app is not None else None
+
+
+def _safe(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:300]
+
+
+def text_of_request(request: Request) -> BadInput | None:
+    """The path and query of every request through engine/text.py: a process id with NUL (`%00`) or bytes that
+    are not UTF-8 is bad input before any route or database sees it (PostgreSQL refuses NUL in text)."""
+    from urllib.parse import parse_qsl
+
+    from convenant.engine.text import problem
+    path = request.scope.get("path", "")
+    found = problem(path, max_len=8192)
+    if found is not None:
+        return BadInput(f"the path {found}", field="path")
+    raw = request.scope.get("query_string", b"")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return BadInput("the query string is not UTF-8", field="query")
+    for key, value in pairs:
+        found = problem(key, 200) or problem(value)
+        if found is not None:
+            return BadInput(f"query {_safe(key)}: {found}", field=_safe(key))
+    return None
+
+
 async def security_headers(request: Request, call_next):
-    response = await call_next(request)
+    bad = text_of_request(request)
+    if bad is not None:
+        if is_api(request) or request.url.path.startswith("/feeds/"):
+            response: Response = JSONResponse(error_body(bad), status_code=400)
+        else:
+            response = Response(f"400 bad input: {bad}\n", status_code=400, media_type="text/plain; charset=utf-8")
+    else:
+        response = await call_next(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if not is_api(request) and request.url.path != "/api/docs":
