@@ -132,12 +132,13 @@ class TriggerSpec(Strict):
     automatic: Automatic | None = None
     manual: bool = True
     not_before: list[str] = Field(default_factory=list)   # facts the act's date may not precede
+    follow_up: bool = False        # fired by the engine as part of another act (closing at the end, judging again)
 
     @model_validator(mode="after")
     def _someone(self) -> TriggerSpec:
         if self.manual and not self.roles:
             raise ValueError(f"trigger {self.name!r}: a manual trigger needs 'roles'")
-        if not self.manual and self.automatic is None:
+        if not self.manual and self.automatic is None and not self.follow_up:
             raise ValueError(f"trigger {self.name!r}: neither manual nor automatic")
         return self
 

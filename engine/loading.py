@@ -129,8 +129,9 @@ def _sources(wf: WorkflowDefinition, proc: ProcessSpec, trig: TriggerSpec, tw: s
 
 
 def _branches(wf: WorkflowDefinition, proc: ProcessSpec, trig: TriggerSpec, tw: str) -> Iterator[Problem]:
-    outcomes = ({r.outcome for r in proc.decisions[trig.decision].rules}
-                if trig.decision in proc.decisions else set())
+    # the decision it votes in, or the one it judges again (the engine's `judge_decision` effect)
+    named = [trig.decision] + [str(c.args.get("name")) for c in trig.effects if c.do == "judge_decision"]
+    outcomes = {r.outcome for n in named if n in proc.decisions for r in proc.decisions[n].rules}
     for j, branch in enumerate(trig.branches):
         if not registry.library(wf).condition_known(branch.when):
             yield f"{tw}.branches[{j}].when", f"unknown condition {branch.when!r}"

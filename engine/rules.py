@@ -200,7 +200,24 @@ def guard_on_before(act: Act, article: str, date: dict, **_: Any) -> None:
         raise act.refuse(f"too late: this was possible only before {limit.isoformat()}", article)
 
 
+def guard_date_after(act: Act, article: str, param: str, facts: list[str] | None = None, **_: Any) -> None:
+    """A date the act sets (--set PARAM=DATE) must lie after the act itself and after each named fact (Art. 5.4:
+    an extension's new end lies after the current end and after the vote; it cannot end the term early)."""
+    got = act.params.get(param)
+    if got in (None, ""):
+        return
+    day = dt.date.fromisoformat(str(got))
+    if day <= act.on:
+        raise act.refuse(f"{param} {day.isoformat()} must lie after the act's date ({act.on.isoformat()})", article)
+    for name in facts or []:
+        limit = act.fact(name)
+        if isinstance(limit, dt.date) and day <= limit:
+            raise act.refuse(f"{param} {day.isoformat()} must lie after the current {name.replace('_', ' ')} "
+                             f"({limit.isoformat()})", article)
+
+
 GUARDS: dict[str, Callable[..., None]] = {
+    "date_after": guard_date_after,
     "not_signed": guard_not_signed,
     "no_open_child": guard_no_open_child,
     "on_before": guard_on_before,
@@ -213,11 +230,23 @@ def _param_is(act: Act, arg: str) -> bool:
     return str(act.params.get(key)) == want
 
 
+def _all_of(act: Act, arg: str) -> bool:
+    """'all:COND&COND...': every one of the generic conditions holds (a branch that needs two things)."""
+    for part in arg.split("&"):
+        head, _, rest = part.partition(":")
+        if not CONDITIONS[head](act, rest):
+            return False
+    return True
+
+
 CONDITIONS: dict[str, Callable[[Act, str], bool]] = {
     "always": lambda act, _: True,
     "all_signed": lambda act, _: last_signature(act.root) is not None,
     "outcome": lambda act, arg: act.outcome == arg,
     "param": _param_is,
+    "state": lambda act, arg: act.process.state == arg,          # the state the act starts from
+    "fact": lambda act, arg: act.fact(arg) not in (None, ""),    # a fact of the process or agreement is known
+    "all": _all_of,
 }
 
 
@@ -228,8 +257,11 @@ def effect_record_signature(act: Act, **_: Any) -> None:
     act.root_changed = True
 
 
-def effect_set_fact(act: Act, name: str, value: Any, on: str = "self", **_: Any) -> None:
+def effect_set_fact(act: Act, name: str, value: Any, on: str = "self", keep: bool = False, **_: Any) -> None:
+    """Set a fact; with `keep`, only where it is not known yet (a state entered again keeps what changed since)."""
     target = act.root if on == "root" else act.process
+    if keep and target.facts.get(name) not in (None, ""):
+        return
     target.facts[name] = act.value(value)
     act.root_changed |= target is act.root
 
@@ -288,6 +320,51 @@ def effect_withdraw_party(act: Act, party: str, **_: Any) -> None:
     for p in represented_by(act.root, pid):
         act.root.parties[p].withdrawn_on = act.on
     act.root_changed = True
+    voters_changed(act, f"{pid} withdrew on {act.on.isoformat()}")
+    if not voters(act.root, act.on):
+        # Art. 5.7: with the last party gone there is nobody left to be bound; the agreement ends
+        act.root.facts["ends_on"] = act.on.isoformat()
+        act.root.facts["ended_by"] = act.process.id
+        act.follow_ups.append((act.root.id, "end", f"Art. 5.7: {pid} was the last party; no parties remain"))
+
+
+JUDGE = "voters_changed"      # the engine's trigger that judges a process's open decision again
+
+
+def voters_changed(act: Act, why: str) -> None:
+    """The set of voters changed (a withdrawal, an accession): every open decision of the agreement and its open
+    children is judged again (follow-ups in the same transaction), except the process acting now."""
+    root_judge = act.wf.process(act.root.ptype).trigger_map.get(JUDGE)
+    if (root_judge is not None and act.process is not act.root and act.root.state in root_judge.source
+            and any(d.outcome is None for d in act.root.decisions.values())):
+        act.follow_ups.append((act.root.id, JUDGE, f"judged again: {why}"))
+    for child in act.root.children:
+        if not child.final and child.id != act.process.id and JUDGE in act.wf.process(child.ptype).trigger_map:
+            act.follow_ups.append((child.id, JUDGE, f"judged again: {why}"))
+
+
+def effect_judge_decision(act: Act, name: str, **_: Any) -> None:
+    """Judge an open decision again with the current voters: a withdrawal may complete it (Art. 5.7, 5.8)."""
+    spec = act.spec.decisions[name]
+    state = act.process.decisions.get(name)
+    if state is None or state.outcome:
+        act.notes["judged"] = {"decision": name, "outcome": state.outcome if state else None, "open": False}
+        return
+    eligible = voters(act.root, act.on)
+    result = decision_rules.outcome(spec, eligible, {k: v.answer for k, v in state.answers.items()})
+    if result is not None and eligible:
+        state.outcome, state.decided_on, act.outcome = result, act.on, result
+        if spec.deadline:
+            act.notes.setdefault("decides", spec.deadline)
+    act.notes["judged"] = {"decision": name, "voters": eligible, "outcome": state.outcome}
+
+
+def effect_close_children(act: Act, trigger: str = "close", **_: Any) -> None:
+    """The end ends everything: every open child is closed by the engine, each with a recorded reason."""
+    for child in act.root.children:
+        if not child.final:
+            why = act.reason or "Art. 5.3: the end of its term"
+            act.follow_ups.append((child.id, trigger, f"the agreement ended on {act.on.isoformat()}: {why}"))
 
 
 def effect_fire_root(act: Act, trigger: str, reason: str, **_: Any) -> None:
@@ -328,6 +405,8 @@ EFFECTS: dict[str, Callable[..., None]] = {
     "create_child": effect_create_child,
     "withdraw_party": effect_withdraw_party,
     "fire_root": effect_fire_root,
+    "judge_decision": effect_judge_decision,
+    "close_children": effect_close_children,
 }
 
 GENERIC = Plugin(name="generic", guards=GUARDS, effects=EFFECTS, conditions=CONDITIONS)

@@ -412,7 +412,8 @@ class Service:
                     f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} missed: "
                     f"escalation level {step.level}",
                     {"deadline": d.kind, "due": d.due.isoformat(), "level": step.level,
-                     **({"subject": d.subject} if d.subject else {}), "to": sorted({n.to_addr for n in notes})}))
+                     **({"subject": d.subject} if d.subject else {}), "to": sorted({n.to_addr for n in notes}),
+                     **({} if notes else {"no_recipients": self._why_no_recipients(step.level or 0)})}))
                 for n in notes:
                     n.payload["record_seq"] = rec.seq
                 # a plug-in may keep the rung in the agreement (themes: show's escalation_level)
@@ -426,11 +427,105 @@ class Service:
         tx.update_deadline(d)
         tx.enqueue(notes, now)
 
+    def _why_no_recipients(self, level: int) -> str:
+        """Said in the history when a rung of the ladder reaches nobody: which body, and what is missing."""
+        levels = self.settings.escalation.levels
+        body = levels[min(level, len(levels) - 1)]
+        return (f"escalation level {level} goes to {body}, but no e-mail address is known for it (neither in the "
+                f"agreement's data nor in config.toml [contacts.{body}]); nobody was notified")
+
     def _system_record(self, proc: Process, root: Process, trigger: str, d: Deadline, effective: dt.date,
                        now: dt.datetime, reason: str, data: dict[str, Any]) -> Record:
         return Record(process=proc.id, root=root.id, trigger=trigger, source=proc.state, dest=proc.state,
                       actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, party=None, effective=effective.isoformat(),
                       recorded_at=iso_moment(now, self.tz), article=d.article, ref=None, reason=reason, data=data)
+
+    # -- acts outside a definition's triggers -------------------------------------------------------------
+    def update_contacts(self, pid: str, party: str, contacts: list[dict[str, Any]], *, actor: str, role: str,
+                        language: str | None = None, reason: str | None = None) -> dict[str, Any]:
+        """The secretariat replaces a party's contacts (who receives its mail, in which language): one unit of
+        work writes the agreement's new reference data and an `update_contacts` record in the history that
+        says what the contacts were and became. A refusal changes nothing and is logged apart."""
+        now = None
+        try:
+            with self.store.transaction() as tx:
+                now = self.now(tx)
+                return self._update_contacts(tx, now, pid, party, contacts, actor=actor, role=role,
+                                             language=language, reason=reason)
+        except ConvenantError as exc:
+            self.store.log_refusal(now or self.clock.now(), exc, process=pid, trigger="update_contacts",
+                                   actor=actor, role=role, party=party)
+            raise
+
+    def _update_contacts(self, tx: UnitOfWork, now: dt.datetime, pid: str, party: str,
+                         contacts: list[dict[str, Any]], *, actor: str, role: str, language: str | None,
+                         reason: str | None) -> dict[str, Any]:
+        import dataclasses
+
+        from pydantic import ValidationError
+
+        from convenant.engine.contacts import Contact as CheckedContact
+        from convenant.engine.errors import NotFound, invalid
+        from convenant.engine.model import Contact, Language, Reference
+
+        found = tx.get_process(pid)
+        if found is None:
+            raise NotFound(f"no process {pid!r}", process=pid)
+        root = tx.get_process(agreement_of(found, tx.get_process).id, lock=True)
+        assert root is not None
+        if role != "secretariat":
+            raise NotAllowed(f"the role {role} may not change a party's contacts; secretariat may", forbidden=True,
+                             process=root.id, trigger="update_contacts")
+        if party not in root.parties:
+            raise BadInput(f"unknown party {party!r}; parties are {', '.join(root.parties)}", field="party")
+        if language is not None and language not in ("nl", "en"):
+            raise BadInput(f"language {language!r} is not one of nl, en", field="language")
+        checked = []
+        for i, raw in enumerate(contacts):
+            try:
+                checked.append(CheckedContact(**raw))
+            except ValidationError as exc:
+                raise invalid(exc, "contacts", prefix=f"contacts.{i}") from None
+        reference = root.reference or Reference()
+        before = [c.to_dict() for c in reference.contacts.get(party, [])]
+        after = [Contact(name=c.name, email=c.email, language=Language(c.language)) for c in checked]
+        lang_before = str(root.parties[party].language)
+        if before == [c.to_dict() for c in after] and (language is None or language == lang_before):
+            raise BadInput("the contacts are unchanged", field="contacts")
+        root.reference = dataclasses.replace(reference, contacts={**reference.contacts, party: after}, id="")
+        if language is not None:
+            root.parties[party].language = Language(language)
+        tx.update_process(root, now)
+        wf = self.workflow(root.workflow)
+        data: dict[str, Any] = {"contacts": {"before": before, "after": [c.to_dict() for c in after]}}
+        if language is not None and language != lang_before:
+            data["language"] = {"before": lang_before, "after": language}
+        rec = tx.append_record(Record(
+            process=root.id, root=root.id, trigger="update_contacts", source=root.state, dest=root.state,
+            actor=actor, role=role, party=party, effective=local_date(now, self.tz).isoformat(),
+            recorded_at=iso_moment(now, self.tz), article=wf.parties_article or wf.article, reason=reason,
+            data=data))
+        return {"process": root.id, "party": party, "seq": rec.seq, "contacts": data["contacts"]["after"]}
+
+    def resend_mail(self, row_id: int, *, actor: str, role: str) -> dict[str, Any]:
+        """The secretariat sends a failed message again: it is queued anew (its attempts start over) and the
+        dispatcher takes it at its next run. Only a failed message can be sent again."""
+        now = self.clock.now()
+        try:
+            if role != "secretariat":
+                raise NotAllowed(f"the role {role} may not send a message again; secretariat may", forbidden=True)
+            with self.store.transaction() as tx:
+                now = self.now(tx)
+                status = tx.requeue(row_id, now)
+            if status is None:
+                from convenant.engine.errors import NotFound
+                raise NotFound(f"no message {row_id} in the outbox")
+            if status != "failed":
+                raise NotAllowed(f"message {row_id} is {status}; only a failed message can be sent again")
+        except ConvenantError as exc:
+            self.store.log_refusal(now, exc, process=None, trigger="resend", actor=actor, role=role, party=None)
+            raise
+        return {"id": row_id, "status": "pending"}
 
     # -- views --------------------------------------------------------------------------------------
     def allowed_triggers(self, wf: WorkflowDefinition, proc: Process, root: Process, role: str | None,

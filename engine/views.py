@@ -41,7 +41,7 @@ def show(service: Service, pid: str, role: str | None = None, party: str | None 
     doc: dict[str, Any] = {
         "id": proc.id, "workflow": wf.name, "type": proc.ptype, "title": root.title,
         "state": proc.state, "state_article": spec.states[proc.state].article,
-        "state_title": spec.states[proc.state].title, "in_force": spec.states[proc.state].in_force,
+        "state_title": spec.states[proc.state].title, "in_force": in_force(spec.states[proc.state].in_force, facts, today),
         "version": proc.version, "parent": proc.parent_id,
         "effective_from": facts.get("effective_from"), "ends_on": facts.get("ends_on"),
         "published_on": facts.get("published_on"), "publication_ref": facts.get("publication_ref"),
@@ -61,6 +61,12 @@ def show(service: Service, pid: str, role: str | None = None, party: str | None 
         doc["entered_at"] = iso(root.entered_at)
         doc.update(registry.sections(root, deadlines, service.settings))   # the plug-ins' parts (themes)
     return doc
+
+
+def in_force(state_in_force: bool, facts: Any, today: dt.date) -> bool:
+    """In force only from effective_from (Art. 5.3: the day after the last signature), not on the signing day."""
+    start = facts.date("effective_from")
+    return state_in_force and (start is None or today >= start)
 
 
 def party_view(root: Process, pid: str) -> dict[str, Any]:

@@ -90,15 +90,25 @@ class Target:
     due: dt.date
     deadline: str = VTH_TARGET
     source: str | None = None
+    commitment: int | None = None      # the afspraak it belongs to: only a sign-up that chose it is awaited
 
     def to_dict(self) -> dict[str, Any]:
-        return {"theme": self.theme, "layer": self.layer, "due": self.due.isoformat(), "deadline": self.deadline,
-                "source": self.source}
+        out = {"theme": self.theme, "layer": self.layer, "due": self.due.isoformat(), "deadline": self.deadline,
+               "source": self.source}
+        if self.commitment is not None:
+            out["commitment"] = self.commitment
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Target:
         return cls(theme=raw["theme"], layer=raw["layer"], due=dt.date.fromisoformat(str(raw["due"])),
-                   deadline=raw.get("deadline") or VTH_TARGET, source=raw.get("source"))
+                   deadline=raw.get("deadline") or VTH_TARGET, source=raw.get("source"),
+                   commitment=raw.get("commitment"))
+
+    def applies_to(self, commitments: list[int]) -> bool:
+        """A sign-up that names its commitments is awaited only for the target of one it chose; one that names
+        none signed up for the whole theme."""
+        return self.commitment is None or not commitments or self.commitment in commitments
 
 
 @dataclass
@@ -132,12 +142,15 @@ class SignUp:
     ref: str | None = None
     email: str | None = None
     withdrawn_on: dt.date | None = None
+    in_kind: str | None = None          # an in-kind contribution, with the text that makes it one (footnote 3)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"government": self.government, "layer": self.layer,
                                "commitments": list(self.commitments), "on": self.on.isoformat(), "ref": self.ref}
         if self.email is not None:
             out["email"] = self.email
+        if self.in_kind is not None:
+            out["in_kind"] = self.in_kind
         if self.withdrawn_on is not None:
             out["withdrawn_on"] = self.withdrawn_on.isoformat()
         return out
@@ -146,7 +159,7 @@ class SignUp:
     def from_dict(cls, raw: dict[str, Any]) -> SignUp:
         return cls(government=raw["government"], layer=raw["layer"], on=dt.date.fromisoformat(raw["on"]),
                    commitments=list(raw.get("commitments") or []), ref=raw.get("ref"), email=raw.get("email"),
-                   withdrawn_on=date_of(raw.get("withdrawn_on")))
+                   withdrawn_on=date_of(raw.get("withdrawn_on")), in_kind=raw.get("in_kind"))
 
 
 @dataclass
@@ -179,10 +192,16 @@ class ThemeProgress:
 class ThemesState:
     themes: dict[str, ThemeProgress] = field(default_factory=dict)
     government_contacts: dict[str, list[Contact]] = field(default_factory=dict)   # given at a sign-up
+    # per government and target deadline kind: when it reached the target and the reference (VTH afspraak 3)
+    implementations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"themes": {tid: t.to_dict() for tid, t in self.themes.items()},
-                "government_contacts": {g: [c.to_dict() for c in cs] for g, cs in self.government_contacts.items()}}
+        out: dict[str, Any] = {
+            "themes": {tid: t.to_dict() for tid, t in self.themes.items()},
+            "government_contacts": {g: [c.to_dict() for c in cs] for g, cs in self.government_contacts.items()}}
+        if self.implementations:
+            out["implementations"] = {g: dict(i) for g, i in self.implementations.items()}
+        return out
 
     def copy(self) -> ThemesState:
         return load_state(self.to_dict())
@@ -194,7 +213,8 @@ class ThemesState:
 def load_state(raw: dict[str, Any]) -> ThemesState:
     return ThemesState(themes={tid: ThemeProgress.from_dict(t) for tid, t in (raw.get("themes") or {}).items()},
                        government_contacts={g: [Contact.from_dict(c) for c in cs]
-                                            for g, cs in (raw.get("government_contacts") or {}).items()})
+                                            for g, cs in (raw.get("government_contacts") or {}).items()},
+                       implementations={g: dict(i) for g, i in (raw.get("implementations") or {}).items()})
 
 
 def state_of(root: Process) -> ThemesState:
@@ -235,10 +255,15 @@ def validate(params: dict[str, Any], root: Process) -> None:
 
 
 # -- guards ------------------------------------------------------------------------------------------------
-def guard_layer_themes(act: Act, article: str, allowed: dict[str, list[str]], **_: Any) -> None:
-    """A layer whose umbrella party committed to some themes only may sign up only for those (footnote 3)."""
+def guard_layer_themes(act: Act, article: str, allowed: dict[str, list[str]],
+                       in_kind: dict[str, list[str]] | None = None, **_: Any) -> None:
+    """A layer whose umbrella party committed to some themes only may sign up only for those, and for the themes
+    it contributes to in kind (footnote 3, read whole: the UvW contributes in kind to Kennisdeling)."""
     layer, theme = act.params.get("layer"), act.params.get("theme")
     permitted = allowed.get(layer or "")
+    if permitted is not None and theme in (in_kind or {}).get(layer or "", []):
+        act.notes["in_kind"] = f"{article}: an in-kind contribution to {theme}"
+        return
     if permitted is not None and theme not in permitted:
         # the reason in the agreement's own words: the reservation of the umbrella party of that layer
         why = next((p.reservation for p in act.root.parties.values() if p.layer == layer and p.reservation), None)
@@ -288,15 +313,43 @@ def effect_sign_up(act: Act, **_: Any) -> None:
     if any(s.government == government and s.withdrawn_on is None for s in progress.sign_ups):
         raise act.refuse(f"{government} has signed up for {theme} already", "Art. 3.4")
     entry = SignUp(government=government, layer=layer, on=act.on, commitments=act.params.get("commitments") or [],
-                   ref=act.ref, email=act.params.get("email") or None)
+                   ref=act.ref, email=act.params.get("email") or None, in_kind=act.notes.get("in_kind"))
+    state = state_of(act.root)
     if entry.email:
-        state_of(act.root).government_contacts[government] = [Contact(name=government, email=entry.email)]
+        state.government_contacts[government] = [Contact(name=government, email=entry.email)]
     progress.sign_ups.append(entry)
     target = reference_of(act.root).target(theme, layer)
-    if target is not None and not act.awaited(target.deadline, government):
-        act.open_deadline(target.deadline, target.due,
-                          f"{theme.upper()} target for {layer.replace('_', ' ')}s ({target.source or 'Art. 4'})",
-                          subject=government, responsible=[f"government:{government}"])
+    if target is not None and entry.in_kind is None and target.applies_to(entry.commitments) \
+            and not act.awaited(target.deadline, government):
+        row = act.open_deadline(target.deadline, target.due,
+                                f"{theme.upper()} target for {layer.replace('_', ' ')}s "
+                                f"({target.source or 'Art. 4'})",
+                                subject=government, responsible=[f"government:{government}"])
+        done = state.implementations.get(government, {}).get(target.deadline)
+        if done is not None:        # implemented before it signed up: met at once
+            _meet(row, dt.date.fromisoformat(done["on"]))
+    act.root_changed = True
+
+
+def _meet(d: Deadline, on: dt.date) -> None:
+    d.met_on = on
+    d.status = DeadlineStatus.MET if on <= d.due else DeadlineStatus.MISSED
+    d.next_at = None
+
+
+def effect_record_implementation(act: Act, kind: str = VTH_TARGET, **_: Any) -> None:
+    """A government implemented what a target awaits (VTH afspraak 3: the building blocks at base level): its
+    target is met on that legal date (late if after the due date), and a later sign-up finds it met."""
+    government = act.params["government"]
+    state = state_of(act.root)
+    state.implementations.setdefault(government, {})[kind] = {"on": act.on.isoformat(), "ref": act.ref}
+    met = []
+    for d in act.awaited(kind, government):
+        _meet(d, act.on)
+        if d not in act.new_deadlines:
+            act.changed_deadlines.append(d)
+        met.append(d.due.isoformat())
+    act.notes["implemented"] = {"government": government, "target": kind, "met": met}
     act.root_changed = True
 
 
@@ -458,6 +511,7 @@ class VthTargetIn(BaseModel):
     layer: str
     due: dt.date
     source: str | None = None
+    commitment: int | None = 3         # VTH afspraak 3 sets the targets
 
 
 class ThemesData(BaseModel):
@@ -476,7 +530,8 @@ def from_data(values: dict[str, Any], wf: WorkflowDefinition) -> DataPart:
     themes = {th.id: ThemeInfo(title={"nl": th.title_nl, "en": th.title_en or th.title_nl}, article=th.article,
                                commitments=[Commitment(c.n, c.title_nl, c.title_en) for c in th.commitments],
                                contacts=[_contact(c) for c in th.contacts]) for th in data.themes}
-    targets = [Target(theme="vth", layer=t.layer, due=t.due, source=t.source) for t in data.vth_targets]
+    targets = [Target(theme="vth", layer=t.layer, due=t.due, source=t.source, commitment=t.commitment)
+               for t in data.vth_targets]
     targets += [Target(theme=t.theme, layer=t.layer, due=t.due, deadline=t.deadline, source=t.source)
                 for t in data.targets]
     deadline_kinds = wf.process(wf.root).deadline_map
@@ -519,7 +574,7 @@ def from_format_1(v1: dict[str, Any]) -> FromFormat1 | None:
 PLUGIN = Plugin(
     name=NAME,
     guards={"layer_themes": guard_layer_themes},
-    effects={"sign_up": effect_sign_up, "withdraw_sign_up": effect_withdraw_sign_up,
+    effects={"sign_up": effect_sign_up, "record_implementation": effect_record_implementation, "withdraw_sign_up": effect_withdraw_sign_up,
              "report_progress": effect_report_progress, "open_progress_deadlines": effect_open_progress_deadlines},
     vocabularies={"themes": theme_ids, "layers": lambda root: list(LAYERS), "commitments": lambda root: None},
     validate=validate,

@@ -246,7 +246,7 @@ def test_branches_and_internal_transitions():
     assert pm.fire("extension_decision", "vote_extension", lambda cond: False) == "extension_decision"
     assert pm.fire("extension_decision", "vote_extension",
                    lambda cond: cond == "outcome:not_extended") == "expiring"
-    assert pm.fire("extension_decision", "vote_extension", lambda cond: cond == "outcome:extended") == "active"
+    assert pm.fire("extension_decision", "vote_extension", lambda cond: "outcome:extended" in cond) == "active"
     with pytest.raises(ValueError):
         pm.fire("draft", "publish", lambda cond: True)
     assert pm.machine.models == [pm.model]                     # also after a refusal
@@ -283,7 +283,7 @@ def test_the_shared_model_serves_several_threads():
 
     def one(i: int) -> str:
         if i % 2:
-            return pm.fire("extension_decision", "vote_extension", lambda cond: cond == "outcome:extended")
+            return pm.fire("extension_decision", "vote_extension", lambda cond: "outcome:extended" in cond)
         return pm.fire("signing", "sign", lambda cond: cond == "all_signed")
 
     with ThreadPoolExecutor(8) as pool:

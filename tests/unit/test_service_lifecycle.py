@@ -55,7 +55,8 @@ def test_main_line_draft_to_ended_with_exact_dates(harness):
     assert (last["source"], last["dest"]) == ("signing", "signed")
 
     doc = h.show()
-    assert (doc["state"], doc["in_force"], doc["effective_from"], doc["ends_on"]) == ("signed", True, "2025-03-21",
+    # in force from effective_from, the day after the last signature (Art. 5.3), not on the signing day
+    assert (doc["state"], doc["in_force"], doc["effective_from"], doc["ends_on"]) == ("signed", False, "2025-03-21",
                                                                                     "2027-01-01")
     assert all(p["signed_on"] == "2025-03-20" for p in doc["parties"]) and len(doc["parties"]) == 6
     assert lifecycle(h) == {"publication": ("2025-04-03", "open"), "work_structure": ("2025-05-31", "open"),
@@ -167,7 +168,9 @@ def test_end_fires_at_ends_on_even_when_never_published(harness):
     h.advance("2027-01-01T00:00:00+01:00")
     assert h.show()["state"] == "ended"
     (end,) = h.records("end")
-    assert (end["source"], end["effective"]) == ("signed", "2027-01-01")
+    # the extension decision opened from `signed` on 2 April 2026 (Art. 5.4 binds unpublished), and nobody voted
+    assert (end["source"], end["effective"]) == ("extension_decision", "2027-01-01")
+    assert h.records("open_extension_decision")[0]["source"] == "signed"
     assert h.records("activate") == []
     assert h.verify()["intact"] is True
 
