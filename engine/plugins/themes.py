@@ -93,8 +93,8 @@ class Target:
     commitment: int | None = None      # the afspraak it belongs to: only a sign-up that chose it is awaited
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"theme": self.theme, "layer": self.layer, "due": self.due.isoformat(), "deadline": self.deadline,
-               "source": self.source}
+        out: dict[str, Any] = {"theme": self.theme, "layer": self.layer, "due": self.due.isoformat(), "deadline": self.deadline,
+                               "source": self.source}
         if self.commitment is not None:
             out["commitment"] = self.commitment
         return out
