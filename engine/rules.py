@@ -23,6 +23,7 @@ from convenant.engine.model import (
     DeadlineStatus,
     Decision,
     Facts,
+    Party,
     Process,
     TextVersion,
     Vote,
@@ -359,6 +360,71 @@ def effect_judge_decision(act: Act, name: str, **_: Any) -> None:
     act.notes["judged"] = {"decision": name, "voters": eligible, "outcome": state.outcome}
 
 
+CHANGE_KEYS = ("new_ends_on", "accede", "accede_name", "accede_group", "accede_represented_by", "leave")
+
+
+def effect_take_effect(act: Act, trigger: str = "apply_amendment", **_: Any) -> None:
+    """An adopted amendment with a structured change: the agreement applies it in this same transaction."""
+    if any(act.process.facts.get(k) for k in CHANGE_KEYS):
+        act.follow_ups.append((act.root.id, trigger, f"Art. 5.8: amendment {act.process.id} adopted on "
+                                                     f"{act.on.isoformat()} takes effect"))
+
+
+def _pending_amendment(act: Act) -> ChildRef | None:
+    applied = act.root.facts.get("applied_amendments") or []
+    return next((c for c in act.root.children if c.ptype == "amendment" and c.state == "adopted"
+                 and c.id not in applied and any(c.facts.get(k) for k in CHANGE_KEYS)), None)
+
+
+def effect_apply_amendment(act: Act, **_: Any) -> None:
+    """Apply the structured change of the adopted amendment (Art. 5.8) to the running agreement, as a recorded
+    migration: what the agreement was, what it becomes, under which amendment; every derived deadline follows."""
+    child = _pending_amendment(act)
+    if child is None:
+        raise act.refuse("no adopted amendment with a change waits to take effect", "Art. 5.8")
+    change, before, after = child.facts, {}, {}
+    if change.get("new_ends_on"):
+        before["ends_on"], after["ends_on"] = act.root.facts.get("ends_on"), change["new_ends_on"]
+        act.root.facts["ends_on"] = change["new_ends_on"]
+        effect_reschedule_deadlines(act, ["end"])
+    if change.get("accede"):
+        pid = change["accede"]
+        act.root.parties[pid] = Party(name=change.get("accede_name") or pid, group=change.get("accede_group"),
+                                      represented_by=change.get("accede_represented_by") or None,
+                                      signed_on=act.on)
+        after["accede"] = {"id": pid, **act.root.parties[pid].to_dict()}
+    if change.get("leave"):
+        after["leave"] = {"id": change["leave"], "withdrawn_on": act.on.isoformat()}
+    act.root.facts["applied_amendments"] = [*(act.root.facts.get("applied_amendments") or []), child.id]
+    act.notes["migration"] = {"amendment": child.id, "before": before, "after": after}
+    act.root_changed = True
+    if change.get("leave"):
+        effect_withdraw_party(act, change["leave"])        # judges open decisions again; the last one ends it
+    elif change.get("accede"):
+        voters_changed(act, f"{change['accede']} acceded on {act.on.isoformat()}")
+
+
+def guard_amendment_change(act: Act, article: str, **_: Any) -> None:
+    """A structured change must make sense for this agreement: a new party is new, a leaving one is current,
+    and a new end lies after the request and the current end."""
+    accede, leave = act.params.get("accede"), act.params.get("leave")
+    if accede and accede in act.root.parties:
+        raise act.refuse(f"{accede} is a party already; it cannot accede", article)
+    if accede and not act.params.get("accede_name"):
+        raise BadInput("--set accede_name=NAME is required with --set accede=ID", field="accede_name")
+    rep = act.params.get("accede_represented_by")
+    if rep and rep not in act.root.parties:
+        raise BadInput(f"accede_represented_by: unknown party {rep!r}", field="accede_represented_by")
+    if leave and leave not in act.root.parties:
+        raise BadInput(f"leave: unknown party {leave!r}; parties are {', '.join(act.root.parties)}", field="leave")
+    if leave and not is_current(act.root, leave, act.on):
+        raise act.refuse(f"{leave} has withdrawn already", article)
+    guard_date_after(act, article, "new_ends_on", ["ends_on"])
+
+
+GUARDS["amendment_change"] = guard_amendment_change
+
+
 def effect_close_children(act: Act, trigger: str = "close", **_: Any) -> None:
     """The end ends everything: every open child is closed by the engine, each with a recorded reason."""
     for child in act.root.children:
@@ -407,6 +473,8 @@ EFFECTS: dict[str, Callable[..., None]] = {
     "fire_root": effect_fire_root,
     "judge_decision": effect_judge_decision,
     "close_children": effect_close_children,
+    "take_effect": effect_take_effect,
+    "apply_amendment": effect_apply_amendment,
 }
 
 GENERIC = Plugin(name="generic", guards=GUARDS, effects=EFFECTS, conditions=CONDITIONS)
