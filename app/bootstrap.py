@@ -17,6 +17,7 @@ from convenant.engine.notify import governance_contacts
 from convenant.engine.ports import Clock
 from convenant.engine.queries import Queries
 from convenant.engine.service import Service
+from convenant.engine.whatif import Fork
 from convenant.notifications.dispatcher import Dispatcher, RetryPolicy
 from convenant.notifications.render import render_subject
 from convenant.notifications.settings import Mail
@@ -119,6 +120,13 @@ class App:
                             lifetime_days=mail.retry_lifetime_days)
         return Dispatcher(self.outbox, transport, sender=mail.sender, retry=retry, batch_size=mail.batch_size,
                           tz=self.settings.tz, secretariat=secretariat)
+
+    def fork(self) -> Fork:
+        """A fresh in-memory store for `whatif` (engine/whatif.py): a throwaway copy of one agreement that never
+        touches this database or the mail transport."""
+        from convenant.storage.memory import MemoryReadModels, MemoryStore
+        store = MemoryStore()
+        return Fork(store=store, outbox=store.outbox, reads=MemoryReadModels(store), load=store.load)
 
     def require_schema(self) -> None:
         if not self.store.schema_ready():

@@ -447,6 +447,61 @@ def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
     ctx.out(rows, lambda: table(rows, ["process", "kind", "subject", "due", "status", "article", "next_reminder"]))
 
 
+# -- rehearsal and explanation ------------------------------------------------------------------------
+@cli.command()
+@click.argument("process_id")
+@click.option("--act", "acts", multiple=True, metavar='"TRIGGER [--party P] [--on DATE] [--set K=V]..."',
+              help="a hypothetical act (repeatable); role secretariat unless --party is given")
+@click.option("--until", "until", required=True, help="ISO date-time to run the fork's clock to")
+@pass_ctx
+@run
+def whatif(ctx: Ctx, process_id: str, acts: tuple[str, ...], until: str) -> None:
+    """Rehearse acts on a throwaway fork of the agreement: writes nothing, sends nothing."""
+    from convenant.engine.whatif import parse_act, whatif as rehearse
+    parsed = [parse_act(a) for a in acts]
+    app = ctx.app()
+    target = parse_moment(until, "until", app.settings.tz)
+    root = app.queries.root(app.queries.process(process_id))
+    report = rehearse(app.service, process_id, parsed, target, app.fork,
+                      pending=app.queries.outbox("pending", root.id))
+    ctx.out(report, lambda: describe_whatif(report))
+
+
+def describe_whatif(doc: dict[str, Any]) -> str:
+    diff = doc["difference"]
+    parts = [f"{doc['agreement']}: fork from {doc['from']} to {doc['until']} (nothing written, nothing sent)",
+             "states:\n" + table(doc["states"], ["process", "state", "at", "trigger"]),
+             "deadlines:\n" + table(doc["deadlines"], ["process", "kind", "subject", "due", "status", "change",
+                                                       "due_before"]),
+             "mails:\n" + table(doc["mails"], ["date", "to", "subject"]),
+             "against no acts - deadlines:\n" + table(
+                 [{"process": d["process"], "kind": d["kind"], "subject": d["subject"],
+                   "without": d["without"] and f"{d['without']['due']} {d['without']['status']}",
+                   "with": d["with"] and f"{d['with']['due']} {d['with']['status']}"} for d in diff["deadlines"]],
+                 ["process", "kind", "subject", "without", "with"]),
+             f"against no acts - mails: {len(diff['mails']['added'])} more, {len(diff['mails']['removed'])} fewer"]
+    return "\n\n".join(parts)
+
+
+@cli.command()
+@click.argument("process_id")
+@click.argument("kind")
+@click.option("--subject", help="the government or theme, for a deadline kept per subject")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default=DEFAULT_LANG, show_default=True)
+@pass_ctx
+@run
+def explain(ctx: Ctx, process_id: str, kind: str, subject: str | None, lang: str) -> None:
+    """Why a deadline is due when it is: rule, inputs (with their history records) and the calendar steps."""
+    from convenant.engine.explain import explain as why
+    doc = why(ctx.app().queries, process_id, kind, subject=subject, lang=lang)
+    ctx.out(doc, lambda: "\n".join(
+        [f"{doc['process']} {doc['kind']}: due {doc['due']} ({doc['status']}), {doc['article']}, rule {doc['rule']}"]
+        + [f"  input: {i['what']} {i['name']} = {i['value']}" + (f" (seq {i['seq']}: {i['record']})"
+                                                                 if i["seq"] else "") for i in doc["inputs"]]
+        + [f"  {n}. {step}" for n, step in enumerate(doc["steps"], 1)]
+        + [f"  {s['at']}  {s['kind']}: {s['why']}{' (done)' if s['done'] else ''}" for s in doc["schedule"]]))
+
+
 @cli.command()
 @click.argument("agreement_id", required=False)
 @click.option("--by", "by", type=click.Choice(["theme", "government"]), default="theme", show_default=True,
