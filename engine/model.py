@@ -91,18 +91,31 @@ class Party:
     language: Language = Language.NL
     signed_on: dt.date | None = None
     withdrawn_on: dt.date | None = None
+    # its own bodies' steps before it signs (Art. 3.2, seed 001): each step, body, on, ref. Written only when
+    # recorded, so that a row without any reads and hashes as before (no new format needed)
+    mandate: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "represented_by": self.represented_by, "group": self.group, "layer": self.layer,
-                "reservation": self.reservation, "themes": self.themes, "language": str(self.language),
-                "signed_on": iso(self.signed_on), "withdrawn_on": iso(self.withdrawn_on)}
+        out: dict[str, Any] = {
+            "name": self.name, "represented_by": self.represented_by, "group": self.group, "layer": self.layer,
+            "reservation": self.reservation, "themes": self.themes, "language": str(self.language),
+            "signed_on": iso(self.signed_on), "withdrawn_on": iso(self.withdrawn_on)}
+        if self.mandate:
+            out["mandate"] = [dict(m) for m in self.mandate]
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Party:
         return cls(name=raw["name"], represented_by=raw.get("represented_by"), group=raw.get("group"),
                    layer=raw.get("layer"), reservation=raw.get("reservation"), themes=raw.get("themes"),
                    language=Language(raw.get("language") or "nl"), signed_on=date_of(raw.get("signed_on")),
-                   withdrawn_on=date_of(raw.get("withdrawn_on")))
+                   withdrawn_on=date_of(raw.get("withdrawn_on")),
+                   mandate=[dict(m) for m in raw.get("mandate") or []])
+
+    @property
+    def has_mandate(self) -> bool:
+        """A decision of its own bodies is recorded (advice alone is not a mandate)."""
+        return any(m.get("step") == "decision" for m in self.mandate)
 
 
 @dataclass

@@ -425,6 +425,29 @@ def guard_amendment_change(act: Act, article: str, **_: Any) -> None:
 GUARDS["amendment_change"] = guard_amendment_change
 
 
+def effect_record_mandate(act: Act, **_: Any) -> None:
+    """A step of a party's own bodies before it signs (Art. 3.2; seed 001: the CWE advises, the Uniebestuur
+    decides): recorded on the party, the representative's for those it represents."""
+    party = _party(act)
+    act.root.parties[party].mandate.append({"step": act.params["step"], "body": act.params["body"],
+                                            "on": act.on.isoformat(), "ref": act.ref})
+    act.root_changed = True
+
+
+def guard_mandate(act: Act, article: str, enforce: bool = False, **_: Any) -> None:
+    """Signing without a recorded mandate decision: flagged in the record by default (Art. 5.1 makes nothing
+    enforceable), refused where the definition sets `enforce = true`."""
+    party = _party(act)
+    if act.root.parties[party].has_mandate:
+        return
+    if enforce:
+        raise act.refuse(f"{party} has no recorded mandate decision of its own bodies yet", article)
+    act.notes["mandate_missing"] = f"{article}: {party} signed without a recorded mandate decision"
+
+
+GUARDS["mandate"] = guard_mandate
+
+
 def effect_close_children(act: Act, trigger: str = "close", **_: Any) -> None:
     """The end ends everything: every open child is closed by the engine, each with a recorded reason."""
     for child in act.root.children:
@@ -475,6 +498,7 @@ EFFECTS: dict[str, Callable[..., None]] = {
     "close_children": effect_close_children,
     "take_effect": effect_take_effect,
     "apply_amendment": effect_apply_amendment,
+    "record_mandate": effect_record_mandate,
 }
 
 GENERIC = Plugin(name="generic", guards=GUARDS, effects=EFFECTS, conditions=CONDITIONS)

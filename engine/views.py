@@ -59,6 +59,9 @@ def show(service: Service, pid: str, role: str | None = None, party: str | None 
     if proc is root:
         doc["text_versions"] = [v.to_dict() for v in root.text_versions]
         doc["entered_at"] = iso(root.entered_at)
+        # Art. 3.2: who acts for itself and has no recorded mandate decision yet (flagged, not refused)
+        doc["lacking_mandate"] = [p for p, party in root.parties.items()
+                                  if not party.represented_by and not party.has_mandate]
         doc.update(registry.sections(root, deadlines, service.settings))   # the plug-ins' parts (themes)
     return doc
 
@@ -73,7 +76,7 @@ def party_view(root: Process, pid: str) -> dict[str, Any]:
     p = root.parties[pid]
     return {"id": pid, "name": p.name, "represented_by": p.represented_by, "group": p.group,
             "signed_on": iso(p.signed_on), "withdrawn_on": iso(p.withdrawn_on), "reservation": p.reservation,
-            "themes": p.themes}
+            "themes": p.themes, "mandate": [dict(m) for m in p.mandate]}
 
 
 def decision_view(root: Process, name: str, article: str, state: Decision, eligible: list[str]) -> dict[str, Any]:
