@@ -56,12 +56,12 @@ class Shift:
 def rest_day_reason(day: dt.date, extra: Iterable[dt.date] = ()) -> tuple[str, str | None] | None:
     """Why `day` is not a working day under the Atw: ("saturday" | "sunday" | "holiday" | "decree", holiday name
     or None), or None for a working day. The holiday name is the library's English one."""
+    if day in _atw_holidays(day.year):          # a holiday on a weekend is named as the holiday
+        return "holiday", _holiday_names(day.year).get(day)
     if day.weekday() == 5:
         return "saturday", None
     if day.weekday() == 6:
         return "sunday", None
-    if day in _atw_holidays(day.year):
-        return "holiday", _holiday_names(day.year).get(day)
     if day in set(extra):
         return "decree", None
     return None

@@ -184,6 +184,6 @@ def test_atw_steps_in_words(harness):
         "20 March 2026 + 14 days = 3 April 2026.",
         "3 April 2026 is a Friday (Good Friday): under Art. 1(1) Atw the limit runs on to 4 April 2026.",
         "4 April 2026 is a Saturday (Saturday): under Art. 1(1) Atw the limit runs on to 5 April 2026.",
-        "5 April 2026 is a Sunday (Sunday): under Art. 1(1) Atw the limit runs on to 6 April 2026.",
+        "5 April 2026 is a Sunday (Easter Sunday): under Art. 1(1) Atw the limit runs on to 6 April 2026.",
         "6 April 2026 is a Monday (Easter Monday): under Art. 1(1) Atw the limit runs on to 7 April 2026.",
         "7 April 2026 is a Tuesday, no rest day under the Algemene termijnenwet: due 7 April 2026."]
