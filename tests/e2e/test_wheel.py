@@ -32,8 +32,10 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def tracked_files() -> list[str]:
-    proc = subprocess.run(["git", "ls-files", *MAPPED], cwd=ROOT, capture_output=True, text=True, check=True)
-    return [line for line in proc.stdout.splitlines() if line]
+    """Every file git tracks under the package folders, but for convenant/'s links to those folders."""
+    proc = subprocess.run(["git", "ls-files", "-s", *MAPPED], cwd=ROOT, capture_output=True, text=True, check=True)
+    rows = [line.split(None, 3) for line in proc.stdout.splitlines() if line]
+    return [path for mode, _obj, _stage, path in rows if not (mode == "120000" and (ROOT / path).is_dir())]
 
 
 def installed_name(path: str) -> str:
