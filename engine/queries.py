@@ -70,11 +70,25 @@ class Queries:
         from convenant.engine.views import show
         return show(self.service, pid, role, party)
 
+    def party(self, pid: str, party: str) -> dict[str, Any]:
+        """One party of a process's agreement with its contacts (who receives its mail, in which language)."""
+        root = self.root(self.process(pid))
+        found = root.parties.get(party)
+        if found is None:
+            raise NotFound(f"no party {party!r} in {root.id}", process=pid)
+        contacts = root.reference.contacts.get(party, []) if root.reference is not None else []
+        rep = root.parties.get(found.represented_by) if found.represented_by else None
+        return {"id": party, "agreement": root.id, "name": found.name, "represented_by": found.represented_by,
+                "represented_by_name": rep.name if rep else None, "group": found.group,
+                "language": str(found.language), "signed_on": found.signed_on.isoformat() if found.signed_on else None,
+                "withdrawn_on": found.withdrawn_on.isoformat() if found.withdrawn_on else None,
+                "contacts": [c.to_dict() for c in contacts]}
+
     def list_agreements(self) -> list[dict[str, Any]]:
         """`agreements list`: each agreement with its state, dates and next open deadline."""
         nxt: dict[str, Any] = {}
-        for d in self.reads.deadlines(statuses=("open",)):
-            nxt.setdefault(d.root_id, d)
+        for open_deadline in self.reads.deadlines(statuses=("open",)):
+            nxt.setdefault(open_deadline.root_id, open_deadline)
         rows = []
         for p in self.reads.roots():
             d = nxt.get(p.id)
@@ -175,7 +189,9 @@ class Queries:
             yield redact(row, role, reader)
 
     def verify(self) -> dict[str, Any]:
-        return self.reads.verify_chain()
+        """`audit verify`: every agreement's chain (storage) and the log - leaves, tree, checkpoints, signatures
+        (engine/log.py) - with the first bad record of either."""
+        return self.service.log.audit(self.reads.verify_chain())
 
     def refusals(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.reads.refusals(limit)

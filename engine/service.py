@@ -15,7 +15,7 @@ from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_
 from convenant.engine.config import Settings
 from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
 from convenant.engine.definitions import ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition
-from convenant.engine.errors import BadInput, ConvenantError, NotAllowed
+from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.machine import Machines, expand_sources
 from convenant.engine.model import Deadline, DeadlineStatus, Notification, Process, Record
 from convenant.engine.pipeline import TriggerRequest
@@ -47,6 +47,12 @@ class Fired:
         return out
 
 
+def _as_json(data: dict[str, Any]) -> Any:
+    """The data file as the history keeps it (dates as ISO text), so that `audit replay` can enter it again."""
+    import json
+    return json.loads(json.dumps(data, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
 class Service:
     def __init__(self, store: Store, settings: Settings, workflows: dict[str, WorkflowDefinition],
                  subject: SubjectRenderer, clock: Clock | None = None) -> None:
@@ -57,6 +63,8 @@ class Service:
         self.subject = subject
         self.clock: Clock = clock or DatabaseClock(store)
         self.tz = settings.tz
+        from convenant.engine.log import LogService
+        self.log = LogService(store, settings, self.now, subject)   # the verifiable log (engine/log.py)
 
     # -- the clock ----------------------------------------------------------------------------------
     def clock_info(self, tx: UnitOfWork | None = None) -> tuple[bool, dt.datetime]:
@@ -133,7 +141,8 @@ class Service:
                 process=pid, root=pid, trigger="create", source=None, dest=spec.initial, actor=actor,
                 role="secretariat", party=None, effective=local_date(now, self.tz).isoformat(),
                 recorded_at=iso_moment(now, self.tz), article=spec.article,
-                reason="agreement entered (bookkeeping, not a legal act)", data={"workflow": wf.name}))
+                reason="agreement entered (bookkeeping, not a legal act)",
+                data={"workflow": wf.name, "agreement": _as_json(data)}))   # the history alone rebuilds it
         return {"id": pid, "workflow": wf.name, "state": spec.initial, "seq": rec.seq}
 
     # -- firing a trigger ---------------------------------------------------------------------------
@@ -152,9 +161,12 @@ class Service:
                                    party=request.party)
             raise
 
-    def _fire(self, tx: UnitOfWork, request: TriggerRequest, now: dt.datetime) -> Fired:
-        """The pipeline's checks and effects (engine/pipeline.py), then everything written in `tx`."""
-        f = pipeline.run(self, tx, request, now)
+    def _fire(self, tx: UnitOfWork, request: TriggerRequest, now: dt.datetime, at: dt.datetime | None = None
+              ) -> Fired:
+        """The pipeline's checks and effects (engine/pipeline.py), then everything written in `tx`. `at`: for an
+        automatic act run late (after downtime), the moment it fell due: what it opens (deadlines, children) is
+        reckoned from then, so their reminders and ladders keep their own moments; it is recorded at `now`."""
+        f = pipeline.run(self, tx, request, at or now)
         act, system = f.the_act, request.system
         rec = self._save(tx, f.workflow, act, f.source, f.dest, now, SYSTEM_ROLE if system else request.role)
         if act.notices:  # `notify` effects of the definition, in this same transaction
@@ -167,7 +179,7 @@ class Service:
                       effective=f.on.isoformat(), created=act.notes.get("created"))
         for target, follow, why in act.follow_ups:
             fired.follow_ups.append(self._fire(tx, self._system_request(target, follow, f.on, request.ref, why),
-                                               now))
+                                               now, at))
         return fired
 
     @staticmethod
@@ -203,7 +215,7 @@ class Service:
         for d in act.new_deadlines:
             self._schedule(d, now, fresh=True)
             tx.insert_deadline(d)
-        seen: set[int] = set()
+        seen: set[int | None] = set()
         for d in act.changed_deadlines:
             if d.id in seen:
                 continue
@@ -236,8 +248,8 @@ class Service:
         for tspec in spec.triggers:
             if tspec.automatic is None or proc.state not in expand_sources(wf, tspec.source):
                 continue
-            days = [probe.date(expr) for expr in tspec.automatic.at]
-            if days and all(d is not None for d in days):
+            days = [day for expr in tspec.automatic.at if (day := probe.date(expr)) is not None]
+            if days and len(days) == len(tspec.automatic.at):
                 out.append((tspec, max(days)))
         return out
 
@@ -247,7 +259,7 @@ class Service:
         # children first: they are new rows, with their own opening effects and deadlines
         for child in act.children:
             cspec = wf.process(child.ptype)
-            cact = self._act(act, wf=wf, spec=cspec, proc=child, root=root, now=now)
+            cact = self._act(act, wf=wf, spec=cspec, proc=child, root=root, now=act.now)   # `at` of a late act
             registry.run_effects(cact, cspec.on_create)
             registry.run_effects(cact, cspec.states[child.state].on_enter)
             child.next_auto_at = self._next_auto(wf, child, root, cact.new_deadlines)
@@ -264,6 +276,7 @@ class Service:
         if act.params:
             data["params"] = act.params
         data.update({k: v for k, v in act.notes.items() if k != "decides"})
+        assert act.trigger is not None, "a fired act has its trigger"
         rec = tx.append_record(Record(
             process=proc.id, root=root.id, trigger=act.trigger.name, source=source, dest=dest, actor=act.actor,
             role=role, party=act.party, effective=act.on.isoformat(), recorded_at=iso_moment(now, self.tz),
@@ -293,6 +306,7 @@ class Service:
             if ran == 0:
                 break
             done += ran
+        self.log.step(now)   # the log's sequencer: the records committed so far, a signed checkpoint
         if dispatch is not None:
             dispatch(now or self.now())
         return done
@@ -311,10 +325,11 @@ class Service:
                 for done, (moment, kind, ident) in enumerate(items):
                     if tx.earliest_write is not None and tx.earliest_write <= moment:
                         return done  # an item run here made something due before this one: claim again
+                    # each item at its own moment (after downtime: long past), recorded now (issue 19)
                     if kind == "process":
-                        self._run_process(tx, ident, current)
+                        self._run_process(tx, ident, current, min(moment, current))
                     else:
-                        self._run_deadline(tx, ident, current)
+                        self._run_deadline(tx, ident, current, min(moment, current))
                 return len(items)
         except Exception:
             if size == 1:
@@ -356,12 +371,15 @@ class Service:
                     steps += 1
                     continue
             if dispatch is not None:
+                self.log.step(moment)   # mail goes out with a checkpoint that covers what it tells
                 dispatch(moment)
+        self.log.step(to)
         if dispatch is not None:
             dispatch(to)
         return {"from": iso_moment(start, self.tz), "to": iso_moment(to, self.tz), "steps": steps}
 
-    def _run_process(self, tx: UnitOfWork, pid: str, now: dt.datetime) -> None:
+    def _run_process(self, tx: UnitOfWork, pid: str, now: dt.datetime, at: dt.datetime | None = None) -> None:
+        """Fire the automatic trigger of `pid` that is due; `at` the moment it fell due (default `now`)."""
         proc = tx.get_process(pid, lock=True)
         if proc is None:
             return
@@ -375,15 +393,20 @@ class Service:
             tx.update_process(proc, now)
             return
         day, tspec = min(due, key=lambda x: (x[0], x[1].name))
-        self._fire(tx, self._system_request(pid, tspec.name, min(day, today)), now)
+        self._fire(tx, self._system_request(pid, tspec.name, min(day, today)), now,
+                   max(at, local_moment(day, self.tz)) if at is not None and at < now else None)
 
-    def _run_deadline(self, tx: UnitOfWork, did: int, now: dt.datetime) -> None:
+    def _run_deadline(self, tx: UnitOfWork, did: int, now: dt.datetime, at: dt.datetime | None = None) -> None:
+        """Run the next step of deadline `did`: a reminder (dropped only when the deadline itself has passed by
+        `now`), the miss, or a rung of the ladder (never dropped); `at` the moment the step fell due."""
         from convenant.engine.notify import deadline_notifications
 
         d = tx.get_deadline(did, lock=True)
         if d is None or d.next_at is None or d.next_at > now:
             return
         proc = tx.get_process(d.process_id)
+        if proc is None:
+            raise NotFound(f"deadline {did} belongs to no process {d.process_id!r}", process=d.process_id)
         root = agreement_of(proc, tx.get_process)
         wf = self.workflow(proc.workflow)
         spec = wf.process(proc.ptype)
@@ -398,7 +421,7 @@ class Service:
             elif step.kind == "missed":
                 if d.status == "open":
                     d.status = DeadlineStatus.MISSED
-                    d.missed_at = now
+                    d.missed_at = at or now
                     tx.append_record(self._system_record(
                         proc, root, "deadline_missed", d, (d.due + dt.timedelta(days=1)),
                         now, f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} "

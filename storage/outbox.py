@@ -68,6 +68,8 @@ class OutboxRepo:
             tx.conn.execute(t.outbox.update().where(t.outbox.c.id == row_id).values(
                 status="failed", next_attempt_at=None, last_error=error[:1000]))
             if alert:
+                if now is None:
+                    raise ValueError("an alert is queued at a time: pass now")
                 tx.enqueue(alert, now)
 
     def list(self, status: str | None = None, root_id: str | None = None) -> builtins.list[dict[str, Any]]:

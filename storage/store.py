@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from convenant.engine import upcast
@@ -21,15 +21,20 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-RECORD_FORMAT = 1
+# Format 1: release 0.1.0's records, one chain over the whole database (chain_head). Format 2: each record is
+# chained to its agreement's previous format-2 record (chain_heads) and commits to the record it corrects.
+RECORD_FORMAT = 2
 GENESIS = "0" * 64
-
-
 def naive(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
+@overload
+def aware(moment: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A naive UTC time as stored (SQLite keeps no zone) made aware again."""
     return None if moment is None else moment.replace(tzinfo=UTC)
 
 
@@ -47,55 +52,106 @@ def record_hash(fields: dict[str, Any], prev_hash: str) -> str:
 def hashed_fields(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("seq", "process", "root", "trigger", "source", "dest", "actor", "role", "party", "effective",
             "recorded_at", "article", "ref", "reason", "data", "format")
-    return {k: row[k] for k in keys}
+    out = {k: row[k] for k in keys}
+    if (row.get("format") or 1) >= 2:
+        out["corrects"] = row.get("corrects")
+    return out
 
 
-def chained_row(rec: Record, head: Any) -> dict[str, Any]:
-    """The stored row of a record appended after `head` (the chain head row; None for the first record): its
-    sequence number, its content as it is hashed, the previous hash and its own. Every store writes this row, so
-    the same commands on the same clock give the same chain on every backend."""
-    seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
-    row = {"seq": seq + 1, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
+def chained_row(rec: Record, head: Any, *, seq: int | None = None, fmt: int = RECORD_FORMAT) -> dict[str, Any]:
+    """The stored row of a record appended after `head` (the head of its chain, a row with `seq` and `hash`; None
+    for the first record of a chain): its sequence number (`seq`, else the head's next), its content as it is
+    hashed, the previous hash and its own. Every store writes this row, so the same commands on the same clock give
+    the same chains on every backend."""
+    prev = head["hash"] if head else GENESIS
+    if seq is None:
+        seq = (head["seq"] if head else 0) + 1
+    row = {"seq": seq, "process": rec.process, "root": rec.root, "trigger": rec.trigger,
            "source": rec.source, "dest": rec.dest, "actor": rec.actor, "role": rec.role, "party": rec.party,
            "effective": rec.effective, "recorded_at": rec.recorded_at, "article": rec.article,
            "ref": rec.ref, "reason": rec.reason,
            "data": json.dumps(rec.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-           "format": RECORD_FORMAT, "prev_hash": prev}
+           "format": fmt, "prev_hash": prev}
+    if fmt >= 2:
+        row["corrects"] = getattr(rec, "corrects", None)
     row["hash"] = record_hash(hashed_fields(row), prev)
     return row
 
 
 def record_view(row: Any) -> dict[str, Any]:
-    """A stored record row as `history` shows it (INTERFACE.md's fields, its data and the previous hash)."""
+    """A stored record row as `history` shows it (INTERFACE.md's fields, its data, the previous hash and the
+    record it corrects)."""
     out = {k: row[k] for k in HISTORY_FIELDS}
     out["data"] = json.loads(row["data"]) if row["data"] else {}
     out["prev_hash"] = row["prev_hash"]
+    out["corrects"] = _get(row, "corrects")
     return out
 
 
-def check_chain(rows: Iterable[Any], read_head: Callable[[], Any]) -> dict[str, Any]:
-    """Recompute every hash in order: the one judgement of the chain, whichever store holds it. Finds an edited
-    record (its hash), a removed or reordered one (the sequence and the previous hash) and a removed tail (the
-    chain head, which `read_head` reads once the records have all been seen). `rows` are record rows in order of
-    `seq`, streamed or whole."""
-    prev, expected, count = GENESIS, 1, 0
+def _get(row: Any, key: str) -> Any:
+    try:
+        return row[key]
+    except KeyError:
+        return None
+
+
+def check_chain(rows: Iterable[Any], read_head: Callable[[], Any],
+                read_heads: Callable[[], Iterable[Any]] = lambda: ()) -> dict[str, Any]:
+    """Recompute every hash in order: the one judgement of the chains, whichever store holds them. `rows` are
+    record rows in order of `seq`, streamed or whole.
+
+    Format-1 records (release 0.1.0) form one chain over the database: an edited record is found by its hash, a
+    removed or reordered one by the gap-free sequence and the previous hash, a removed tail by the chain head
+    (`read_head`, read once the records have all been seen). Format-2 records chain per agreement: each names the
+    hash of its agreement's previous format-2 record (the genesis hash for the first), so an edit, a removal, an
+    insertion or a move within an agreement breaks its hash or the next record's link, and a removed tail shows
+    against the agreement's chain head (`read_heads`: rows of root, seq, hash, records). `seq` only has to grow:
+    on PostgreSQL a rolled-back command leaves a gap."""
+    legacy_prev, legacy_expected, count, last_seq = GENESIS, 1, 0, 0
+    heads: dict[str, tuple[str, int, int]] = {}          # root -> (hash, seq, records) as found
     for row in rows:
         problem = None
-        if row["seq"] != expected:
-            problem = f"record {expected} is missing (next is {row['seq']})"
-        elif row["prev_hash"] != prev:
-            problem = "its link to the previous record does not match"
-        elif record_hash(hashed_fields(row), prev) != row["hash"]:
+        fmt = row["format"] or 1
+        if row["seq"] <= last_seq:
+            problem = f"its seq does not follow record {last_seq} (records reordered)"
+        elif fmt == 1:
+            if row["seq"] != legacy_expected:
+                problem = f"record {legacy_expected} is missing (next is {row['seq']})"
+            elif row["prev_hash"] != legacy_prev:
+                problem = "its link to the previous record does not match"
+        elif row["prev_hash"] != heads.get(row["root"], (GENESIS, 0, 0))[0]:
+            problem = (f"its link to the previous record of agreement {row['root']} does not match (a record of its "
+                       f"chain was removed, inserted or moved)")
+        if problem is None and record_hash(hashed_fields(row), row["prev_hash"]) != row["hash"]:
             problem = "its content does not match its hash (edited)"
         if problem:
-            return {"intact": False, "records": count, "first_bad": min(row["seq"], expected), "problem": problem}
-        prev, expected, count = row["hash"], expected + 1, count + 1
+            first = min(row["seq"], legacy_expected) if fmt == 1 and "missing" in problem else row["seq"]
+            return {"intact": False, "records": count, "first_bad": first, "problem": problem}
+        if fmt == 1:
+            legacy_prev, legacy_expected = row["hash"], legacy_expected + 1
+        else:
+            found = heads.get(row["root"], (GENESIS, 0, 0))
+            heads[row["root"]] = (row["hash"], row["seq"], found[2] + 1)
+        count, last_seq = count + 1, row["seq"]
+    legacy = legacy_expected - 1
     head = read_head()
-    if head and (head["seq"] != count or head["hash"] != prev):
-        return {"intact": False, "records": count, "first_bad": count + 1,
-                "problem": f"the chain head says {head['seq']} records but {count} were found (records removed "
+    if head and (head["seq"] != legacy or head["hash"] != legacy_prev):
+        return {"intact": False, "records": count, "first_bad": legacy + 1,
+                "problem": f"the chain head says {head['seq']} records but {legacy} were found (records removed "
                            f"at the end)"}
-    return {"intact": True, "records": count, "head": prev}
+    for h in read_heads():
+        found = heads.get(h["root"], (GENESIS, 0, 0))
+        if h["records"] and (found[0] != h["hash"] or found[2] != h["records"]):
+            return {"intact": False, "records": count, "first_bad": h["seq"],
+                    "problem": f"the chain of agreement {h['root']} should end in record {h['seq']} after "
+                               f"{h['records']} records, but {found[2]} were found ending in record {found[1]} "
+                               f"(records removed at the end)"}
+    return {"intact": True, "records": count, "head": legacy_prev if not heads else _last_head(heads, legacy_prev)}
+
+
+def _last_head(heads: dict[str, tuple[str, int, int]], legacy: str) -> str:
+    """The hash of the last record of all (the newest chain head): what `audit verify` prints as the head."""
+    return max(heads.values(), key=lambda h: h[1])[0] if heads else legacy
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -152,7 +208,21 @@ _DEADLINES_OF = (sa.select(t.deadlines).where(t.deadlines.c.process_id == sa.bin
 _CHAIN_HEAD = sa.select(t.chain_head.c.seq, t.chain_head.c.hash).where(t.chain_head.c.id == 1)
 _CHAIN_HEAD_LOCKED = _CHAIN_HEAD.with_for_update()
 _CHAIN_HEAD_UPDATE = t.chain_head.update().where(t.chain_head.c.id == 1)
+_HEAD = sa.select(t.chain_heads).where(t.chain_heads.c.root == sa.bindparam("r"))
+_HEAD_LOCKED = _HEAD.with_for_update()
+_HEAD_INSERT = {"postgresql": postgresql.insert(t.chain_heads).on_conflict_do_nothing(index_elements=["root"]),
+                "sqlite": sqlite.insert(t.chain_heads).on_conflict_do_nothing(index_elements=["root"])}
+_HEAD_UPDATE = t.chain_heads.update().where(t.chain_heads.c.root == sa.bindparam("r"))
 _RECORD_INSERT = t.records.insert()
+_MAX_SEQ = sa.select(sa.func.coalesce(sa.func.max(t.records.c.seq), 0))
+_NEXTVAL = sa.select(t.records_seq.next_value())
+# the advisory lock between commands drawing a seq (shared) and the sequencer's look at the horizon (exclusive)
+LOG_LOCK_KEY = 0x636F6E76        # "conv"
+_LOG_SHARED = sa.text(f"SELECT pg_advisory_xact_lock_shared({LOG_LOCK_KEY})")
+_LOG_STATE = sa.select(t.log_state.c.size, t.log_state.c.last_seq).where(t.log_state.c.id == 1)
+_LOG_STATE_LOCKED = _LOG_STATE.with_for_update()
+_LOG_STATE_INSERT = {"postgresql": postgresql.insert(t.log_state).on_conflict_do_nothing(index_elements=["id"]),
+                     "sqlite": sqlite.insert(t.log_state).on_conflict_do_nothing(index_elements=["id"])}
 _META = sa.select(t.meta.c.value).where(t.meta.c.key == sa.bindparam("key"))
 _OUTBOX_INSERT = {"postgresql": postgresql.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"]),
                   "sqlite": sqlite.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"])}
@@ -244,7 +314,10 @@ class Tx:
         self._write_log(p)
 
     def update_process(self, p: Process, now: dt.datetime) -> None:
-        """Write the new state if nobody changed the row since it was read; otherwise a Conflict."""
+        """Write the new state if nobody changed the row since it was read; otherwise a Conflict. Reference data
+        the command replaced (a party's contacts: Service.update_contacts) is stored under its new content id."""
+        if p.reference is not None and not p.reference.id:
+            self._store_reference(*upcast.identify(p.reference), now)
         result = self.conn.execute(_PROCESS_UPDATE, {
             "pid": p.id, "seen": p.version, "state": p.state, "final": p.final, "version": p.version + 1,
             "updated_at": naive(now), "next_auto_at": naive(p.next_auto_at), **process_values(p)})
@@ -310,17 +383,120 @@ class Tx:
 
     # -- history --------------------------------------------------------------------------------------
     def append_record(self, rec: Record) -> Record:
-        """Chain the record to the previous one. The chain head row is the one lock all writers share, taken
-        last so that it is held only for the insert and the commit."""
-        head = self.conn.execute(_CHAIN_HEAD_LOCKED if self.pg else _CHAIN_HEAD).mappings().first()
-        row = chained_row(rec, head)
+        """Chain the record to its agreement's previous one. The agreement's chain head row is locked (PostgreSQL:
+        FOR UPDATE) only by commands on that agreement, and taken last so that it is held only for the insert and
+        the commit; the sequence number comes after it, so that within an agreement seq follows the chain."""
+        head = self._chain_head(rec.root)
+        row = chained_row(rec, head if head["records"] else None, seq=self._next_seq())
         self.conn.execute(_RECORD_INSERT, row)
-        if head:
-            self.conn.execute(_CHAIN_HEAD_UPDATE, {"seq": row["seq"], "hash": row["hash"]})
-        else:
-            self.conn.execute(t.chain_head.insert().values(id=1, seq=row["seq"], hash=row["hash"]))
+        self.conn.execute(_HEAD_UPDATE, {"r": rec.root, "seq": row["seq"], "hash": row["hash"],
+                                         "records": head["records"] + 1})
         rec.seq, rec.prev_hash, rec.hash = row["seq"], row["prev_hash"], row["hash"]
         return rec
+
+    def _chain_head(self, root: str) -> Any:
+        stmt = _HEAD_LOCKED if self.pg else _HEAD
+        head = self.conn.execute(stmt, {"r": root}).mappings().first()
+        if head is None:
+            self.conn.execute(_HEAD_INSERT[self.conn.dialect.name], {"root": root, "seq": 0, "hash": GENESIS,
+                                                                     "records": 0})
+            head = self.conn.execute(stmt, {"r": root}).mappings().one()
+        return head
+
+    def _next_seq(self) -> int:
+        if self.pg:
+            # shared: commands never wait for each other here; the sequencer's brief exclusive look (log_horizon)
+            # waits until every command that drew a number before it has committed or rolled back
+            self.conn.execute(_LOG_SHARED)
+            return int(self.conn.execute(_NEXTVAL).scalar_one())
+        return int(self.conn.execute(_MAX_SEQ).scalar_one()) + 1
+
+    # -- the log (engine/log.py: the sequencer, proofs, checkpoints) ------------------------------------
+    def log_state(self, *, lock: bool = False) -> tuple[int, int]:
+        """(tree size, last seq appended). With `lock`: the sequencer's row, so that two sequencers take turns."""
+        stmt = _LOG_STATE_LOCKED if lock and self.pg else _LOG_STATE
+        row = self.conn.execute(stmt).first()
+        if row is None:
+            self.conn.execute(_LOG_STATE_INSERT[self.conn.dialect.name], {"id": 1, "size": 0, "last_seq": 0})
+            row = self.conn.execute(stmt).first()
+        return int(row[0]), int(row[1])
+
+    def set_log_state(self, size: int, last_seq: int) -> None:
+        self.conn.execute(t.log_state.update().where(t.log_state.c.id == 1).values(size=size, last_seq=last_seq))
+
+    def records_after(self, seq: int, upto: int | None, limit: int) -> list[dict[str, Any]]:
+        stmt = sa.select(t.records).where(t.records.c.seq > seq)
+        if upto is not None:
+            stmt = stmt.where(t.records.c.seq <= upto)
+        return [dict(r) for r in self.conn.execute(stmt.order_by(t.records.c.seq).limit(limit)).mappings()]
+
+    def records_between(self, low: int, high: int) -> list[dict[str, Any]]:
+        """Records with low < seq < high (the log's check looks for records slipped between two leaves)."""
+        stmt = sa.select(t.records).where(t.records.c.seq > low, t.records.c.seq < high).order_by(t.records.c.seq)
+        return [dict(r) for r in self.conn.execute(stmt).mappings()]
+
+    def record_rows(self, seqs: list[int]) -> dict[int, dict[str, Any]]:
+        if not seqs:
+            return {}
+        rows = self.conn.execute(sa.select(t.records).where(t.records.c.seq.in_(seqs))).mappings()
+        return {r["seq"]: dict(r) for r in rows}
+
+    def add_leaves(self, start: int, leaves: list[tuple[int, str]]) -> None:
+        if leaves:
+            self.conn.execute(t.log_leaves.insert(), [{"leaf_index": start + i, "seq": seq, "leaf_hash": h}
+                                                      for i, (seq, h) in enumerate(leaves)])
+
+    def leaves(self, start: int, limit: int) -> list[tuple[int, int, str]]:
+        """(leaf index, seq, leaf hash) from `start` on, in leaf order."""
+        rows = self.conn.execute(sa.select(t.log_leaves.c.leaf_index, t.log_leaves.c.seq, t.log_leaves.c.leaf_hash)
+                                 .where(t.log_leaves.c.leaf_index >= start)
+                                 .order_by(t.log_leaves.c.leaf_index).limit(limit)).all()
+        return [(int(i), int(s), h) for i, s, h in rows]
+
+    def leaf_of(self, seq: int) -> tuple[int, str] | None:
+        row = self.conn.execute(sa.select(t.log_leaves.c.leaf_index, t.log_leaves.c.leaf_hash)
+                                .where(t.log_leaves.c.seq == seq)).first()
+        return (int(row[0]), row[1]) if row else None
+
+    def leaf_count(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.log_leaves)).scalar_one())
+
+    def subtrees(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        out: dict[tuple[int, int], str] = {}
+        for level in {k[0] for k in keys}:
+            idxs = [k[1] for k in keys if k[0] == level]
+            rows = self.conn.execute(sa.select(t.log_subtrees.c.idx, t.log_subtrees.c.hash)
+                                     .where(t.log_subtrees.c.level == level, t.log_subtrees.c.idx.in_(idxs))).all()
+            out.update({(level, int(i)): h for i, h in rows})
+        return out
+
+    def put_subtrees(self, nodes: dict[tuple[int, int], str]) -> None:
+        if nodes:
+            self.conn.execute(t.log_subtrees.insert(), [{"level": lv, "idx": i, "hash": h}
+                                                        for (lv, i), h in sorted(nodes.items())])
+
+    def add_checkpoint(self, size: int, root: str, note: str, at: dt.datetime, tsa_token: str | None) -> None:
+        self.conn.execute(t.log_checkpoints.insert().values(size=size, root=root, note=note, created_at=naive(at),
+                                                            tsa_token=tsa_token))
+
+    def checkpoints(self, size: int | None = None, *, latest: bool = False) -> list[dict[str, Any]]:
+        """Every checkpoint, smallest first; the one of `size`; or (`latest`) the largest."""
+        stmt = sa.select(t.log_checkpoints)
+        if size is not None:
+            stmt = stmt.where(t.log_checkpoints.c.size == size)
+        stmt = stmt.order_by(t.log_checkpoints.c.size.desc() if latest else t.log_checkpoints.c.size)
+        if latest:
+            stmt = stmt.limit(1)
+        return [{**dict(r), "created_at": aware(r["created_at"])} for r in self.conn.execute(stmt).mappings()]
+
+    def chain_heads(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sa.select(t.chain_heads).order_by(t.chain_heads.c.root))
+                .mappings()]
+
+    def root_ids(self) -> list[str]:
+        """The ids of every agreement (a process without a parent), in order."""
+        return list(self.conn.execute(sa.select(t.processes.c.id).where(t.processes.c.parent_id.is_(None))
+                                      .order_by(t.processes.c.id)).scalars())
 
     # -- outbox ---------------------------------------------------------------------------------------
     def enqueue(self, notes: list[Notification], now: dt.datetime) -> int:
@@ -387,6 +563,14 @@ class Tx:
                                          t.outbox.c.next_attempt_at <= naive(until))).scalar()
         return aware(value)
 
+    def requeue(self, row_id: int, now: dt.datetime) -> str | None:
+        """A failed message queued anew, its attempts starting over (Service.resend_mail)."""
+        status = self.conn.execute(sa.select(t.outbox.c.status).where(t.outbox.c.id == row_id)).scalar()
+        if status == "failed":
+            self.conn.execute(t.outbox.update().where(t.outbox.c.id == row_id).values(
+                status="pending", attempts=0, next_attempt_at=naive(now)))
+        return status
+
     # -- clock ----------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         return self.conn.execute(_META, {"key": key}).scalar()
@@ -415,10 +599,36 @@ class SqlStore:
             if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
                 raise Conflict("the database was busy with a concurrent change; try again") from None
             raise
+        except sa.exc.IntegrityError as exc:
+            # A unique key taken by a concurrent writer between our read and our write (the same id created
+            # twice at once): someone changed the database meanwhile, exit 5, never a traceback.
+            if _unique_violation(exc):
+                raise Conflict("a concurrent change got in the way; try again") from None
+            raise
         except sa.exc.DBAPIError as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40001", "40P01"):
                 raise Conflict("a concurrent change got in the way; try again") from None
             raise
+
+    def log_horizon(self) -> int | None:
+        """The highest seq the sequencer may append up to: every record at or below it is committed or rolled back
+        for good. SQLite (one writer at a time) needs no horizon: None. PostgreSQL hands out seqs from a sequence
+        to commands running side by side, so a record with a lower seq may still be uncommitted; each command draws
+        its seq under a shared advisory lock, and here, in a transaction of its own, the exclusive lock is tried
+        (never queued for, so no command ever waits behind the sequencer for long) until no command holds it, and
+        the highest seq handed out is read. Gives 0 (append nothing new this time) if that took too long."""
+        if not self.is_postgres:
+            return None
+        import time
+        deadline = time.monotonic() + 5.0
+        while True:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({LOG_LOCK_KEY})")).scalar():
+                    last = conn.execute(sa.text("SELECT last_value, is_called FROM records_seq")).first()
+                    return int(last[0]) if last[1] else int(last[0]) - 1
+            if time.monotonic() > deadline:
+                return 0
+            time.sleep(0.01)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -447,15 +657,6 @@ class SqlStore:
         except sa.exc.DBAPIError:
             return None
 
-
-MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
-
-
-def head_revision() -> str:
-    """The newest migration's revision: revisions are numbered 0001, 0002, ... after their files' names
-    (tests/integration/test_migrations.py checks this against Alembic's own head)."""
-    return max(p.name.split("_", 1)[0] for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
-
     def log_refusal(self, now: dt.datetime, error: ConvenantError, **who: Any) -> None:
         """Refused attempts are kept apart from the history: who tried what and why it was refused."""
         try:
@@ -467,6 +668,15 @@ def head_revision() -> str:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+def head_revision() -> str:
+    """The newest migration's revision: revisions are numbered 0001, 0002, ... after their files' names
+    (tests/integration/test_migrations.py checks this against Alembic's own head)."""
+    return max(p.name.split("_", 1)[0] for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 # -- processes, their reference data and their log, as rows (engine/upcast.py knows the formats) ---------------
@@ -564,6 +774,11 @@ def unreachable(url: str) -> str | None:
         return None
     except Exception as exc:  # any failure to connect means: no server here
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
+def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
 
 
 def check_url(url: str) -> None:
