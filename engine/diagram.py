@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.definitions import TriggerSpec, WorkflowDefinition
 from convenant.engine.machine import expand_sources
 
 
@@ -24,13 +24,29 @@ class Edge:
         return self.trigger if self.when is None else f"{self.trigger} [{self.when}]"
 
 
+def can_happen(wf: WorkflowDefinition, ptype: str, trig: TriggerSpec, when: str | None) -> bool:
+    """Can this branch of the trigger ever be taken? A vote with a fixed answer (`refuse`) reaches only the
+    outcomes a rule decides by that answer: an outcome is announced at the first moment it is certain, so a
+    refusal never adopts an amendment and a consent never rejects one. Every other branch can."""
+    if when is None or not when.startswith("outcome:") or trig.decision is None or trig.answer is None:
+        return True
+    decision = wf.process(ptype).decisions.get(trig.decision)
+    if decision is None:
+        return True
+    outcome = when.split(":", 1)[1]
+    return any(rule.outcome == outcome and (rule.when == "mixed" or rule.answer == trig.answer)
+               for rule in decision.rules)
+
+
 def edges(wf: WorkflowDefinition, ptype: str) -> list[Edge]:
-    """Every transition of one process type in definition order: per trigger, per source state (groups such as
-    `@in_force` expanded), its branches and then its own destination. A trigger with branches whose own
-    destination is the state it leaves only stays put when no branch applies: that is no edge."""
+    """Every transition of one process type that can happen, in definition order: per trigger, per source state
+    (groups such as `@in_force` expanded), its branches and then its own destination. A trigger with branches
+    whose own destination is the state it leaves only stays put when no branch applies: that is no edge; nor is
+    a branch the trigger can never take (can_happen)."""
     out: list[Edge] = []
     for trig in wf.process(ptype).triggers:
-        dests = [(b.dest, b.when) for b in trig.branches] + ([(trig.dest, None)] if trig.dest else [])
+        dests = [(b.dest, b.when) for b in trig.branches if can_happen(wf, ptype, trig, b.when)] + \
+            ([(trig.dest, None)] if trig.dest else [])
         for src in expand_sources(wf, trig.source):
             for dest, when in dests:
                 if dest == src and trig.branches and dest == trig.dest:

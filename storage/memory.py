@@ -348,6 +348,15 @@ class MemoryStore:
 
     def _freeze(self, value: Any) -> Any:
         """A JSON column's value as stored: its JSON text (what SQL could not store fails here as well)."""
+    def requeue(self, row_id: int, now: dt.datetime) -> str | None:
+        """A failed message queued anew, its attempts starting over (as storage/store.py)."""
+        row = self._read("outbox").get(row_id)
+        if row is None:
+            return None
+        if row["status"] == "failed":
+            self._write("outbox")[row_id] = {**row, "status": "pending", "attempts": 0, "next_attempt_at": naive(now)}
+        return str(row["status"])
+
         return json.dumps(value, ensure_ascii=False)
 
     def _thaw(self, stored: Any) -> Any:

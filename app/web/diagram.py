@@ -1,20 +1,52 @@
-"""The state diagram of one process type as SVG, the current state marked. Graphviz `dot` lays it out when it is
-installed (Debian's graphviz, through the `graphviz` package); without it a simple layered drawing of our own
-keeps the page whole."""
+"""The state diagram of one process type as SVG, the current state marked, every state and transition named in the
+page's language (the definition's titles). Only transitions that can happen are drawn (engine.diagram
+state_changes, which leaves out a branch a trigger can never take). Graphviz `dot` lays it out when it is installed
+(Debian's graphviz, through the `graphviz` package); without it a drawing of our own keeps the page whole and
+legible: the states in a column from the initial one down, each transition an arc beside them carrying a number,
+and the numbered transitions written out below (no label can overlap another)."""
 from __future__ import annotations
 
 import html
 from collections import defaultdict
+from dataclasses import dataclass
 
 from convenant.engine.definitions import WorkflowDefinition
-from convenant.engine.diagram import state_changes
+from convenant.engine.diagram import Edge, state_changes
 
-from convenant.i18n import localized
+from convenant.i18n import gettext, localized
 
-CURRENT_FILL, CURRENT_LINE = "#ffd54f", "#e65100"
-
+CURRENT_FILL, CURRENT_LINE = "#ffd54f", "#8a3b00"
+INK, LINE, MUTED = "#0f172a", "#334155", "#475569"
+FONT = "Helvetica, Arial, sans-serif"
 
 _CACHE: dict[tuple, str] = {}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One drawn transition, in words: its number in the drawing, the trigger's title, from and to."""
+    number: int
+    trigger: str
+    title: str
+    source: str
+    source_title: str
+    dest: str
+    dest_title: str
+    automatic: bool
+    article: str
+
+
+def transitions(wf: WorkflowDefinition, ptype: str, lang: str) -> list[Transition]:
+    """The transitions the diagram draws, numbered as the drawing numbers them (also the page's text version)."""
+    spec = wf.process(ptype)
+    out = []
+    for i, edge in enumerate(_ordered(wf, ptype), start=1):
+        tspec = spec.trigger_map.get(edge.trigger)
+        out.append(Transition(i, edge.trigger, localized(tspec.title if tspec else None, lang, edge.trigger),
+                              edge.source, localized(spec.states[edge.source].title, lang, edge.source),
+                              edge.dest, localized(spec.states[edge.dest].title, lang, edge.dest),
+                              edge.automatic, edge.article))
+    return out
 
 
 def state_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str) -> str:
@@ -27,30 +59,8 @@ def state_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str
     return _CACHE[key]
 
 
-def _dot_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str) -> str:
-    import graphviz
-
-    spec = wf.process(ptype)
-    g = graphviz.Digraph(graph_attr={"rankdir": "TB" if len(spec.states) > 5 else "LR", "bgcolor": "transparent", "fontname": "Helvetica",
-                                     "nodesep": "0.25", "ranksep": "0.35", "concentrate": "true"},
-                         node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff",
-                                    "color": "#4a5568", "fontname": "Helvetica", "fontsize": "11"},
-                         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#4a5568"})
-    g.node("__start", "", shape="circle", width="0.15", style="filled", fillcolor="#2d3748")
-    for name, state in spec.states.items():
-        label = f"{localized(state.title, lang, name)}\n{state.article}"
-        attrs = {"peripheries": "2"} if state.final else {}
-        if name == current:
-            attrs.update(fillcolor=CURRENT_FILL, color=CURRENT_LINE, penwidth="3", fontsize="12")
-        g.node(name, label, tooltip=name, id=f"state-{name}", **attrs)
-    g.edge("__start", spec.initial)
-    for edge in state_changes(wf, ptype):   # the walk the Mermaid text takes too (engine/diagram.py)
-        g.edge(edge.source, edge.dest, label=edge.trigger, style="dashed" if edge.automatic else "solid")
-    return g.pipe(format="svg", encoding="utf-8")
-
-
-def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str) -> str:
-    """Layers by distance from the initial state, left to right; straight arrows labelled with the trigger."""
+def _ranks(wf: WorkflowDefinition, ptype: str) -> dict[str, int]:
+    """Each state's distance from the initial state (unreachable ones last)."""
     spec = wf.process(ptype)
     links = state_changes(wf, ptype)
     rank = {spec.initial: 0}
@@ -63,45 +73,146 @@ def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: 
                     rank[link.dest] = rank[node] + 1
                     nxt.append(link.dest)
         frontier = nxt
+    last = max(rank.values()) + 1
     for name in spec.states:
-        rank.setdefault(name, max(rank.values()) + 1)
-    columns: dict[int, list[str]] = defaultdict(list)
-    for name in spec.states:
-        columns[rank[name]].append(name)
-    w, h, gap_x, gap_y = 150, 44, 70, 26
-    pos = {name: (20 + r * (w + gap_x), 20 + i * (h + gap_y)) for r, names in columns.items()
-           for i, name in enumerate(names)}
-    width = 40 + len(columns) * (w + gap_x) - gap_x
-    height = 40 + max(len(v) for v in columns.values()) * (h + gap_y) - gap_y
+        rank.setdefault(name, last)
+    return rank
+
+
+def _order(wf: WorkflowDefinition, ptype: str) -> list[str]:
+    """The states top to bottom: by rank, final states after the others of their rank, then definition order."""
+    spec = wf.process(ptype)
+    rank = _ranks(wf, ptype)
+    names = list(spec.states)
+    return sorted(names, key=lambda n: (spec.states[n].final, rank[n], names.index(n)))
+
+
+def _ordered(wf: WorkflowDefinition, ptype: str) -> list[Edge]:
+    """The edges in reading order: by where they leave from, top to bottom."""
+    pos = {name: i for i, name in enumerate(_order(wf, ptype))}
+    return sorted(state_changes(wf, ptype), key=lambda e: (pos[e.source], pos[e.dest]))
+
+
+def _dot_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str) -> str:
+    import graphviz
+
+    spec = wf.process(ptype)
+    g = graphviz.Digraph(graph_attr={"rankdir": "TB", "bgcolor": "transparent", "fontname": "Helvetica",
+                                     "nodesep": "0.35", "ranksep": "0.45", "pad": "0.1"},
+                         node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff",
+                                    "color": LINE, "fontcolor": INK, "fontname": "Helvetica", "fontsize": "13",
+                                    "margin": "0.15,0.06"},
+                         edge_attr={"fontname": "Helvetica", "fontsize": "11", "color": LINE, "fontcolor": INK})
+    g.node("__start", "", shape="circle", width="0.18", style="filled", fillcolor=INK, tooltip=" ")
+    for name, state in spec.states.items():
+        label = f"{localized(state.title, lang, name)}\n{state.article}"
+        attrs = {"peripheries": "2"} if state.final else {}
+        if name == current:
+            attrs.update(fillcolor=CURRENT_FILL, color=CURRENT_LINE, penwidth="3")
+        g.node(name, label, tooltip=name, id=f"state-{name}", **attrs)
+    g.edge("__start", spec.initial)
+    for t in transitions(wf, ptype, lang):
+        g.edge(t.source, t.dest, label=f"{t.number}. {_wrap(t.title, 24)}",
+               style="dashed" if t.automatic else "solid", tooltip=t.title)
+    return g.pipe(format="svg", encoding="utf-8")
+
+
+def _wrap(text: str, width: int) -> str:
+    """Line breaks at spaces so that no line is much longer than `width` characters."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str) -> str:
+    """States in a column, arcs beside them: forward transitions on the right, those that go back up on the left,
+    each arc carrying its number in a circle, nested by length so that no two cross at their numbers; the
+    numbered transitions written out under the drawing. Text is 13-14 px at the drawing's own size."""
+    spec = wf.process(ptype)
+    order = _order(wf, ptype)
+    moves = transitions(wf, ptype, lang)
+    box_w, box_h, gap = 250, 46, 22
+    lane = 26                                   # horizontal room per nesting level of arcs
+    right = [t for t in moves if order.index(t.dest) > order.index(t.source)]
+    left = [t for t in moves if order.index(t.dest) < order.index(t.source)]
+
+    def levels(arcs: list[Transition]) -> dict[int, int]:
+        """A nesting level per arc: short arcs close to the boxes, longer ones further out, never two arcs that
+        overlap in height on one level."""
+        taken: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        out = {}
+        for t in sorted(arcs, key=lambda a: (abs(order.index(a.dest) - order.index(a.source)), a.number)):
+            lo, hi = sorted((order.index(t.source), order.index(t.dest)))
+            level = 0
+            while any(not (hi < a or lo > b) for a, b in taken[level]):
+                level += 1
+            taken[level].append((lo, hi))
+            out[t.number] = level
+        return out
+
+    right_level, left_level = levels(right), levels(left)
+    left_room = (max(left_level.values()) + 1) * lane + 16 if left_level else 16
+    right_room = (max(right_level.values()) + 1) * lane + 16 if right_level else 16
+    x0 = left_room
+    width = left_room + box_w + right_room
+    ys = {name: 20 + i * (box_h + gap) for i, name in enumerate(order)}
+    drawing_h = 20 + len(order) * (box_h + gap)
+    legend = [_legend_line(t, lang) for t in moves]
+    line_h = 20
+    legend_lines = [(t, part) for t, text in zip(moves, legend, strict=True) for part in _wrap(text, 52).split("\n")]
+    width = max(width, 16 + 52 * 7 + 16)
+    height = drawing_h + 24 + len(legend_lines) * line_h + 10
     esc = html.escape
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4a5568"/></marker></defs>']
-    for link in links:
-        (x1, y1), (x2, y2) = pos[link.source], pos[link.dest]
-        forward = x2 > x1
-        sx, ex = (x1 + w, x2) if forward else (x1, x2 + w) if x2 < x1 else (x1 + w / 2, x2 + w / 2)
-        sy, ey = (y1 + h / 2, y2 + h / 2) if x1 != x2 else ((y1 + h, y2) if y2 > y1 else (y1, y2 + h))
-        dash = ' stroke-dasharray="4 3"' if link.automatic else ""
-        parts.append(f'<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" stroke="#4a5568"{dash} '
-                     f'marker-end="url(#arrow)"/>')
-        parts.append(f'<text x="{(sx + ex) / 2}" y="{(sy + ey) / 2 - 3}" font-size="9" text-anchor="middle" '
-                     f'fill="#2d3748">{esc(link.trigger)}</text>')
-    for name, state in spec.states.items():
-        x, y = pos[name]
+             f'viewBox="0 0 {width} {height}" font-family="{FONT}" role="img">',
+             f'<title>{esc(gettext("State diagram", lang))}: {esc(localized(spec.title, lang, ptype))}</title>',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
+             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{LINE}"/></marker></defs>']
+    for t in moves:
+        src, dst = ys[t.source] + box_h / 2, ys[t.dest] + box_h / 2
+        on_right = t in right
+        level = (right_level if on_right else left_level)[t.number]
+        edge_x = x0 + box_w if on_right else x0
+        out_x = edge_x + (lane * (level + 1) if on_right else -lane * (level + 1))
+        dash = ' stroke-dasharray="5 4"' if t.automatic else ""
+        parts.append(f'<path d="M{edge_x},{src - 6} H{out_x} V{dst + 6} H{edge_x + (2 if on_right else -2)}" '
+                     f'fill="none" stroke="{LINE}" stroke-width="1.5"{dash} marker-end="url(#arrow)"/>')
+        mid = (src + dst) / 2
+        parts.append(f'<circle cx="{out_x}" cy="{mid}" r="10" fill="#ffffff" stroke="{LINE}"/>'
+                     f'<text x="{out_x}" y="{mid + 4.5}" font-size="12" font-weight="bold" text-anchor="middle" '
+                     f'fill="{INK}">{t.number}</text>')
+    first = ys[spec.initial]
+    parts.append(f'<circle cx="{x0 + box_w / 2}" cy="{first - 12}" r="5" fill="{INK}"/>')
+    for name in order:
+        state = spec.states[name]
+        x, y = x0, ys[name]
         cur = name == current
-        fill, line, stroke = (CURRENT_FILL, CURRENT_LINE, 3) if cur else ("#ffffff", "#4a5568", 1)
+        fill, line, stroke = (CURRENT_FILL, CURRENT_LINE, 3) if cur else ("#ffffff", LINE, 1.2)
         parts.append(f'<g id="state-{esc(name)}"><title>{esc(name)}</title>'
-                     f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{line}" '
+                     f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="8" fill="{fill}" stroke="{line}" '
                      f'stroke-width="{stroke}"/>')
         if state.final:
-            parts.append(f'<rect x="{x + 3}" y="{y + 3}" width="{w - 6}" height="{h - 6}" rx="6" fill="none" '
-                         f'stroke="{line}"/>')
+            parts.append(f'<rect x="{x + 3.5}" y="{y + 3.5}" width="{box_w - 7}" height="{box_h - 7}" rx="6" '
+                         f'fill="none" stroke="{line}"/>')
         weight = ' font-weight="bold"' if cur else ""
-        parts.append(f'<text x="{x + w / 2}" y="{y + 19}" font-size="12" text-anchor="middle"{weight}>'
-                     f'{esc(localized(state.title, lang, name))}</text>'
-                     f'<text x="{x + w / 2}" y="{y + 34}" font-size="10" text-anchor="middle" fill="#4a5568">'
+        title = localized(state.title, lang, name)
+        size = 14 if len(title) <= 30 else 12
+        parts.append(f'<text x="{x + box_w / 2}" y="{y + 20}" font-size="{size}" text-anchor="middle" '
+                     f'fill="{INK}"{weight}>{esc(title)}</text>'
+                     f'<text x="{x + box_w / 2}" y="{y + 37}" font-size="12" text-anchor="middle" fill="{MUTED}">'
                      f'{esc(state.article)}</text></g>')
+    y = drawing_h + 16
+    for t, text in legend_lines:
+        y += line_h
+        parts.append(f'<text x="16" y="{y}" font-size="13" fill="{INK}">{esc(text)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _legend_line(t: Transition, lang: str) -> str:
+    auto = f" ({gettext('automatic', lang)})" if t.automatic else ""
+    return f"{t.number}. {t.title}{auto}: {t.source_title} → {t.dest_title}"

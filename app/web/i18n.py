@@ -3,12 +3,13 @@ labels of values the engine stores as words — roles, a trigger's parameters, o
 catalogs. A definition's own label, where it gives one, comes first (convenant.i18n.localized)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from jinja2 import pass_context
 
 from convenant import i18n
-from convenant.i18n import DEFAULT_LANG, LANGS, N_, format_date, gettext, localized
+from convenant.i18n import DEFAULT_LANG, LANGS, N_, format_date, format_datetime, gettext, localized
 
 __all__ = ["DEFAULT_LANG", "FORM_EXPIRED", "LANGS", "LANGUAGE_NAMES", "error_title", "install", "option_label",
            "other_language", "param_label", "role_label", "value_label"]
@@ -32,6 +33,18 @@ OPTIONS = {
     "extended": N_("extended"), "not_extended": N_("not extended"), "continued": N_("continued"),
     "ended": N_("ended"), "end": N_("end"),
 }
+
+
+# An outbox message's status and kind, for people.
+MAIL_STATUS = {"pending": N_("waiting to be sent"), "sent": N_("sent"), "failed": N_("failed")}
+MAIL_KINDS = {"reminder": N_("reminder"), "escalation": N_("escalation"), "confirmation": N_("confirmation"),
+              "delivery_failed": N_("delivery failed"), "notice": N_("notice"),
+              "progress_escalation": N_("escalation")}
+
+
+def mail_label(table: dict[str, str], value: Any, lang: str) -> str:
+    msgid = table.get(str(value))
+    return gettext(msgid, lang) if msgid else gettext("notification", lang)
 
 
 # The title of an error page or box, by the kind of ConvenantError.
@@ -86,6 +99,19 @@ def install(env: Any) -> None:
     def in_lang(label: Any) -> Any:
         return pass_context(lambda ctx, value: label(value, ctx.get("lang")))
 
+    @pass_context
+    def moment(ctx: Any, value: Any, empty: str = "—") -> str:
+        """A moment the database keeps without its zone (UTC), in local time."""
+        if not value:
+            return empty
+        when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return format_datetime(when, ctx.get("lang"), ctx.get("tz"))
+
     env.filters.update(role=in_lang(role_label), option=in_lang(option_label), value=in_lang(value_label),
-                       param=pass_context(lambda ctx, name: param_label(name, None, ctx.get("lang"))))
+                       param=pass_context(lambda ctx, name: param_label(name, None, ctx.get("lang"))),
+                       mail_status=pass_context(lambda ctx, v: mail_label(MAIL_STATUS, v, ctx.get("lang"))),
+                       mail_kind=pass_context(lambda ctx, v: mail_label(MAIL_KINDS, v, ctx.get("lang"))),
+                       moment=moment)
     env.globals["language_names"] = LANGUAGE_NAMES
