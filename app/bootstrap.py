@@ -119,7 +119,7 @@ class App:
         retry = RetryPolicy(base_seconds=mail.retry_base_seconds, max_seconds=mail.retry_max_seconds,
                             lifetime_days=mail.retry_lifetime_days)
         return Dispatcher(self.outbox, transport, sender=mail.sender, retry=retry, batch_size=mail.batch_size,
-                          tz=self.settings.tz, secretariat=secretariat)
+                          tz=self.settings.tz, secretariat=secretariat, witness=self.service.log.witness)
 
     def fork(self) -> Fork:
         """A fresh in-memory store for `whatif` (engine/whatif.py): a throwaway copy of one agreement that never

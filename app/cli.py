@@ -589,14 +589,94 @@ def audit() -> None:
 @pass_ctx
 @run
 def audit_verify(ctx: Ctx) -> None:
+    """Check every agreement's hash chain, the log's Merkle tree against every stored checkpoint, and the
+    checkpoints' signatures (exit 0 intact, 3 broken, naming the first bad record)."""
     result = ctx.app().queries.verify()
     if result["intact"]:
-        ctx.out(result, f"intact: {result['records']} records, chain head {result.get('head', '')[:16]}")
+        log = result.get("log") or {}
+        ctx.out(result, f"intact: {result['records']} records, chain head {result.get('head', '')[:16]}; log of "
+                        f"{log.get('size', 0)} leaves, {log.get('checkpoints', 0)} signed checkpoints"
+                        + (f", {log['pending']} records not yet in the log" if log.get("pending") else ""))
         return
-    message = f"broken at record {result['first_bad']}: {result['problem']}"
+    where = f"at record {result['first_bad']}" if result.get("first_bad") is not None else "in the log"
+    message = f"broken {where}: {result['problem']}"
     if ctx.as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     click.echo(f"convenant: audit: {message}", err=True)
+    sys.exit(3)
+
+
+@audit.command("checkpoint")
+@pass_ctx
+@run
+def audit_checkpoint(ctx: Ctx) -> None:
+    """The latest signed checkpoint of the log (the records not yet in one are taken in first). The note is what
+    a party keeps: `convenant-verify log EXPORT --checkpoint NOTE` checks later that the log still extends it."""
+    doc = ctx.app().service.log.checkpoint()
+    ctx.out(doc, doc["note"].rstrip("\n"))
+
+
+@audit.command("prove")
+@click.option("--seq", "seq", type=click.IntRange(min=1), required=True, help="the record")
+@click.option("--checkpoint", "size", type=click.IntRange(min=1), help="against the checkpoint of this tree size "
+              "(default: the latest)")
+@pass_ctx
+@run
+def audit_prove(ctx: Ctx, seq: int, size: int | None) -> None:
+    """An inclusion proof of one record: its leaf index and hash, the audit path and the signed checkpoint."""
+    doc = ctx.app().service.log.prove(seq, size)
+    ctx.out(doc, lambda: json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+@audit.command("consistency")
+@click.option("--from", "size1", type=click.IntRange(min=0), required=True, help="the older checkpoint's size")
+@click.option("--to", "size2", type=click.IntRange(min=0), required=True, help="the newer checkpoint's size")
+@pass_ctx
+@run
+def audit_consistency(ctx: Ctx, size1: int, size2: int) -> None:
+    """A consistency proof: the log at --to extends the log at --from (for `convenant-verify consistency`)."""
+    doc = ctx.app().service.log.consistency(size1, size2)
+    ctx.out(doc, lambda: json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+@audit.command("receipt")
+@click.argument("seq", type=click.IntRange(min=1))
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="write the receipt to this file")
+@pass_ctx
+@run
+def audit_receipt(ctx: Ctx, seq: int, out: str | None) -> None:
+    """An offline receipt for one record: the record, its leaf index, an inclusion proof and a signed checkpoint
+    (`convenant-verify receipt FILE --key PUBKEY` checks it with no database)."""
+    doc = ctx.app().service.log.receipt(seq)
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"receipt for record {seq} written to {out}", err=True)
+        if ctx.as_json:
+            click.echo(text)
+        return
+    click.echo(text)
+
+
+@audit.command("replay")
+@pass_ctx
+@run
+def audit_replay(ctx: Ctx) -> None:
+    """Rebuild every agreement's state, deadlines and outbox from the history alone, in a scratch store, and
+    compare them with the stored ones (exit 0 equal, 3 differing, naming process and field)."""
+    from convenant.engine.replay import replay
+    app = ctx.app()
+    report = replay(app.service, app.queries, app.fork)
+    if report["equal"]:
+        ctx.out(report, f"equal: {report['agreements']} agreements, {report['records']} records replayed"
+                + (f"; not replayable: {', '.join(report['skipped'])}" if report["skipped"] else ""))
+        return
+    lines = [f"{d['process']}: {d['field']}: stored {d['stored']!r}, replayed {d['replayed']!r}"
+             for d in report["differences"]]
+    if ctx.as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    click.echo("convenant: audit replay: the stored state differs from the history:\n  " + "\n  ".join(lines[:50]),
+               err=True)
     sys.exit(3)
 
 
@@ -619,12 +699,48 @@ def audit_refusals(ctx: Ctx, limit: int) -> None:
 @pass_ctx
 @run
 def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | None) -> None:
-    from convenant.engine.text import writable
-    target = writable(out, "--out") if out else None   # a path that cannot be used is bad input, before any work
-    rows = ctx.app().queries.export(role=role, party=party)
-    emit_records(ctx, rows, fmt, target)
+    """Every record. JSON: the log as `convenant-verify log` reads it - each record with the fields of `history`,
+    its leaf index and leaf hash, and every signed checkpoint. CSV: one column per field of `history`."""
+    app = ctx.app()
+    if fmt == "json":
+        reader = app.queries.reader(role, party, app.queries.party_ids())
+        doc = app.service.log.export(lambda rows: app.queries.readable(rows, role, reader))
+        text = json.dumps(doc, ensure_ascii=False, indent=2)
+        if out:
+            Path(out).write_text(text + "\n", encoding="utf-8")
+            click.echo(f"exported to {out}", err=True)
+        else:
+            click.echo(text)
+        return
+    rows = app.queries.export(role=role, party=party)
+    emit_records(ctx, rows, fmt, Path(out) if out else None)
     if out:
         click.echo(f"exported to {out}", err=True)
+
+
+# -- keys ---------------------------------------------------------------------------------------------
+@cli.group()
+def keys() -> None:
+    """The log's signing key (Ed25519): a file outside the database ([log] key_file, by default beside
+    config.toml). Publish the public key: parties and auditors check checkpoints and receipts with it."""
+
+
+@keys.command("create")
+@pass_ctx
+@run
+def keys_create(ctx: Ctx) -> None:
+    """Create the signing key (refused if there is one: checkpoints already signed name it)."""
+    made = ctx.app(schema=False).service.log.create_key()
+    ctx.out(made, f"created {made['key_file']} (keep it private; back it up)\npublic key: {made['public_key']}")
+
+
+@keys.command("show")
+@pass_ctx
+@run
+def keys_show(ctx: Ctx) -> None:
+    """Print the public key (the signed-note verifier key) for publication."""
+    shown = ctx.app(schema=False).service.log.public_key()
+    ctx.out(shown, shown["public_key"])
 
 
 # -- tokens -------------------------------------------------------------------------------------------

@@ -43,8 +43,11 @@ class RetryPolicy:
 class Dispatcher:
     def __init__(self, repo: Any, transport: Transport, *, sender: str, retry: RetryPolicy | None = None,
                  batch_size: int = 100, tz: dt.tzinfo | None = None,
-                 secretariat: Callable[[str], list[dict[str, str]]] | None = None) -> None:
+                 secretariat: Callable[[str], list[dict[str, str]]] | None = None,
+                 witness: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> None:
         self.repo = repo
+        # the log's part of each mail (engine/log.py LogService.witness): the latest checkpoint, a receipt
+        self.witness = witness
         self.transport = transport
         self.sender = sender
         self.retry = retry or RetryPolicy()
@@ -69,7 +72,8 @@ class Dispatcher:
     def _one(self, row: Any, now: dt.datetime) -> int:
         local_now = now.astimezone(self.tz) if self.tz else now
         try:
-            msg = render_message(row.payload, sender=self.sender, now=local_now)
+            log = self.witness(row.payload) if self.witness is not None else None
+            msg = render_message(row.payload, sender=self.sender, now=local_now, log=log)
         except (ValueError, KeyError) as exc:  # a payload that cannot become a message will never be sent
             self._fail(row, f"cannot render: {exc}", now)
             return 0

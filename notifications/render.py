@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 TEMPLATES = frozenset(
-    {"reminder", "missed", "escalation", "confirmation", "delivery_failed", "progress_escalation"}
+    {"reminder", "missed", "escalation", "confirmation", "delivery_failed", "progress_escalation", "checkpoint"}
 )
 LANGS = i18n.LANGS
 DEFAULT_LANG = i18n.DEFAULT_LANG
@@ -245,7 +245,7 @@ class Rendered:
     context: dict[str, Any]
 
 
-def _render(payload: Mapping[str, Any], *, body: bool = True) -> Rendered:
+def _render(payload: Mapping[str, Any], *, body: bool = True, log: Mapping[str, Any] | None = None) -> Rendered:
     name = str(payload.get("template", ""))
     if name not in TEMPLATES:
         raise ValueError(f"payload field 'template' must be one of {sorted(TEMPLATES)}, not {name!r}")
@@ -279,6 +279,14 @@ def _render(payload: Mapping[str, Any], *, body: bool = True) -> Rendered:
         "failed_to": one_line(payload.get("failed_to")),
         "deadlines": deadlines,
         "deadline": deadlines[0] if deadlines else None,
+        # the periodic checkpoint mail (template "checkpoint"), and what the log adds to every mail (render_message)
+        "checkpoint_size": _int(payload.get("checkpoint_size"), "checkpoint_size"),
+        "checkpoint_root": one_line(payload.get("checkpoint_root")),
+        "checkpoint_time": _moment_words(payload.get("checkpoint_time"), lang),
+        "log_size": _int((log or {}).get("size"), "log.size"),
+        "log_receipt": bool((log or {}).get("receipt")),
+        "log_receipt_on_request": bool((log or {}).get("receipt_on_request")),
+        "log_seq": _int((log or {}).get("seq"), "log.seq"),
     }
     # Flattened again whatever the template did. The subject templates separate parts with an ASCII hyphen:
     # the stdlib folds a long header before a non-ASCII word with a doubled space, so fewer of those is better.
@@ -294,6 +302,15 @@ def _date_words(value: Any, lang: str, field: str) -> str:
         return long_date(str(value), lang)
     except ValueError as exc:
         raise ValueError(f"payload field '{field}' must be a date YYYY-MM-DD") from exc
+
+
+def _moment_words(value: Any, lang: str) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        return i18n.format_datetime(str(value), lang)
+    except ValueError as exc:
+        raise ValueError("payload field 'checkpoint_time' must be an ISO date-time") from exc
 
 
 def _localized_text(value: Any, lang: str) -> Any:
@@ -322,11 +339,16 @@ def render_message(
     sender: str,
     now: datetime,
     message_id_domain: str = "convenant.local",
+    log: Mapping[str, Any] | None = None,
 ) -> EmailMessage:
     """Build the complete message for one recipient.
 
     `now` is the engine's clock (virtual in a simulation); it becomes the Date header and the DTSTAMP, so the
     message says when the engine sent it, not when the test or the machine ran.
+
+    `log` is what the verifiable log adds (engine/log.py `LogService.witness`): the latest signed checkpoint, as
+    the header `Convenant-Checkpoint` (origin, size, root) and the attachment `checkpoint.txt` (the signed note,
+    what a party keeps as a witness), and for a confirmation the offline receipt of its record, `receipt.json`.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -335,7 +357,7 @@ def render_message(
         Address(addr_spec=to_addr)
     except (ValueError, IndexError, TypeError) as exc:
         raise ValueError(f"payload field 'to_addr' is not an email address: {to_addr!r}") from exc
-    rendered = _render(payload)
+    rendered = _render(payload, log=log)
 
     msg = EmailMessage(policy=email.policy.default)
     msg["From"] = one_line(sender)
@@ -359,9 +381,27 @@ def render_message(
             filename=f"{_SAFE_NAME.sub('_', deadline.kind)}.ics",
             params={"method": "PUBLISH", "charset": "utf-8"},
         )
+    _attach_log(msg, log)
     # After make_mixed, which moves every Content-* header of the top level down into the text part.
     msg["Content-Language"] = rendered.lang
     return msg
+
+
+def _attach_log(msg: EmailMessage, log: Mapping[str, Any] | None) -> None:
+    """The checkpoint (header and checkpoint.txt) and the receipt (receipt.json) of the verifiable log."""
+    note = (log or {}).get("checkpoint")
+    if not isinstance(note, str) or not note:
+        return
+    msg["Convenant-Checkpoint"] = one_line(f"{log.get('origin', '')} {log.get('size', '')} "  # type: ignore[union-attr]
+                                           f"{log.get('root', '')}")  # type: ignore[union-attr]
+    # Bytes, so that the signed text reaches the reader exactly (the verifier also reads CRLF line ends as LF).
+    msg.add_attachment(note.encode("utf-8"), maintype="text", subtype="plain", filename="checkpoint.txt",
+                       params={"charset": "utf-8"})
+    receipt = (log or {}).get("receipt")
+    if receipt:
+        import json
+        msg.add_attachment(json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8"),
+                           maintype="application", subtype="json", filename="receipt.json")
 
 
 def message_bytes(msg: EmailMessage) -> bytes:

@@ -79,6 +79,11 @@ class _Tables:
     refusals: list[Row] = field(default_factory=list)
     reference_data: dict[str, Row] = field(default_factory=dict)    # an agreement's static data, by content id
     process_log: list[Row] = field(default_factory=list)
+    chain_heads: dict[str, Row] = field(default_factory=dict)       # an agreement's chain head, by root
+    log_leaves: list[Row] = field(default_factory=list)             # the log's leaves, in leaf order
+    log_subtrees: dict[tuple[int, int], str] = field(default_factory=dict)
+    log_checkpoints: dict[int, Row] = field(default_factory=dict)   # by tree size
+    log_state: dict[int, Row] = field(default_factory=dict)
 
     def copy_of(self, name: str) -> Any:
         value = getattr(self, name)
@@ -199,12 +204,89 @@ class MemoryTx:
 
     # -- history --------------------------------------------------------------------------------------
     def append_record(self, rec: Record) -> Record:
-        """Chain the record to the previous one: the row storage/store.py writes (chained_row)."""
-        row = chained_row(rec, self._read("chain_head").get(1))
+        """Chain the record to its agreement's previous one: the row storage/store.py writes (chained_row), seq
+        the next after the highest (as SQLite: no gaps)."""
+        head = self._read("chain_heads").get(rec.root)
+        records = self._read("records")
+        seq = max((r["seq"] for r in records), default=0) + 1
+        row = chained_row(rec, head if head and head["records"] else None, seq=seq)
         self._write("records").append(row)
-        self._write("chain_head")[1] = {"id": 1, "seq": row["seq"], "hash": row["hash"]}
+        self._write("chain_heads")[rec.root] = {"root": rec.root, "seq": row["seq"], "hash": row["hash"],
+                                                "records": (head["records"] if head else 0) + 1}
         rec.seq, rec.prev_hash, rec.hash = row["seq"], row["prev_hash"], row["hash"]
         return rec
+
+    # -- the log (as storage/store.py's Tx) -------------------------------------------------------------
+    def log_state(self, *, lock: bool = False) -> tuple[int, int]:
+        row = self._read("log_state").get(1) or {"size": 0, "last_seq": 0}
+        return int(row["size"]), int(row["last_seq"])
+
+    def set_log_state(self, size: int, last_seq: int) -> None:
+        self._write("log_state")[1] = {"id": 1, "size": size, "last_seq": last_seq}
+
+    def records_after(self, seq: int, upto: int | None, limit: int) -> list[Row]:
+        rows = sorted((r for r in self._read("records") if r["seq"] > seq and (upto is None or r["seq"] <= upto)),
+                      key=lambda r: r["seq"])
+        return [dict(r) for r in rows[:limit]]
+
+    def records_between(self, low: int, high: int) -> list[Row]:
+        return sorted((dict(r) for r in self._read("records") if low < r["seq"] < high), key=lambda r: r["seq"])
+
+    def record_rows(self, seqs: list[int]) -> dict[int, Row]:
+        wanted = set(seqs)
+        return {r["seq"]: dict(r) for r in self._read("records") if r["seq"] in wanted}
+
+    def add_leaves(self, start: int, leaves: list[tuple[int, str]]) -> None:
+        table = self._write("log_leaves")
+        if len(table) != start:
+            raise IntegrityError(f"leaf {start} appended to a log of {len(table)} leaves")
+        seen = {r["seq"] for r in table}
+        for i, (seq, h) in enumerate(leaves):
+            if seq in seen:
+                raise IntegrityError(f"seq {seq} is a leaf already")
+            seen.add(seq)
+            table.append({"leaf_index": start + i, "seq": seq, "leaf_hash": h})
+
+    def leaves(self, start: int, limit: int) -> list[tuple[int, int, str]]:
+        rows = sorted((r for r in self._read("log_leaves") if r["leaf_index"] >= start),
+                      key=lambda r: r["leaf_index"])[:limit]
+        return [(r["leaf_index"], r["seq"], r["leaf_hash"]) for r in rows]
+
+    def leaf_of(self, seq: int) -> tuple[int, str] | None:
+        found = next((r for r in self._read("log_leaves") if r["seq"] == seq), None)
+        return (found["leaf_index"], found["leaf_hash"]) if found else None
+
+    def leaf_count(self) -> int:
+        return len(self._read("log_leaves"))
+
+    def subtrees(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        table = self._read("log_subtrees")
+        return {k: table[k] for k in keys if k in table}
+
+    def put_subtrees(self, nodes: dict[tuple[int, int], str]) -> None:
+        table = self._write("log_subtrees")
+        for key, h in nodes.items():
+            if key in table:
+                raise IntegrityError(f"subtree {key} is stored already")
+            table[key] = h
+
+    def add_checkpoint(self, size: int, root: str, note: str, at: dt.datetime, tsa_token: str | None) -> None:
+        table = self._write("log_checkpoints")
+        if size in table:
+            raise IntegrityError(f"a checkpoint of size {size} exists already")
+        table[size] = {"size": size, "root": root, "note": note, "created_at": naive(at), "tsa_token": tsa_token}
+
+    def checkpoints(self, size: int | None = None, *, latest: bool = False) -> list[Row]:
+        rows = sorted(self._read("log_checkpoints").values(), key=lambda r: r["size"], reverse=latest)
+        if size is not None:
+            rows = [r for r in rows if r["size"] == size]
+        return [{**r, "created_at": aware(r["created_at"])} for r in (rows[:1] if latest else rows)]
+
+    def chain_heads(self) -> list[Row]:
+        return [dict(r) for _, r in sorted(self._read("chain_heads").items())]
+
+    def root_ids(self) -> list[str]:
+        return sorted(pid for pid, r in self._read("processes").items() if r["parent_id"] is None)
 
     # -- outbox ---------------------------------------------------------------------------------------
     def enqueue(self, notes: list[Notification], now: dt.datetime) -> int:
@@ -266,6 +348,15 @@ class MemoryTx:
                   if r["status"] == "pending" and r["next_attempt_at"] is not None and r["next_attempt_at"] <= u]
         return aware(min(values)) if values else None
 
+    def requeue(self, row_id: int, now: dt.datetime) -> str | None:
+        """A failed message queued anew, its attempts starting over (as storage/store.py)."""
+        row = self._read("outbox").get(row_id)
+        if row is None:
+            return None
+        if row["status"] == "failed":
+            self._write("outbox")[row_id] = {**row, "status": "pending", "attempts": 0, "next_attempt_at": naive(now)}
+        return str(row["status"])
+
     # -- meta keys (the clock) ------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         value: str | None = self._read("meta").get(key)
@@ -299,6 +390,10 @@ class MemoryStore:
             tx = MemoryTx(self)
             yield tx          # an exception from the body leaves before the commit: nothing it wrote stays
             tx._commit()
+
+    def log_horizon(self) -> int | None:
+        """Units of work never run side by side here: every committed record may be sequenced (as SQLite)."""
+        return None
 
     def log_refusal(self, now: dt.datetime, error: Exception, **who: Any) -> None:
         """Refused attempts are kept apart from the history (outside the refused command's unit of work)."""
@@ -348,15 +443,6 @@ class MemoryStore:
 
     def _freeze(self, value: Any) -> Any:
         """A JSON column's value as stored: its JSON text (what SQL could not store fails here as well)."""
-    def requeue(self, row_id: int, now: dt.datetime) -> str | None:
-        """A failed message queued anew, its attempts starting over (as storage/store.py)."""
-        row = self._read("outbox").get(row_id)
-        if row is None:
-            return None
-        if row["status"] == "failed":
-            self._write("outbox")[row_id] = {**row, "status": "pending", "attempts": 0, "next_attempt_at": naive(now)}
-        return str(row["status"])
-
         return json.dumps(value, ensure_ascii=False)
 
     def _thaw(self, stored: Any) -> Any:
@@ -438,8 +524,10 @@ class MemoryReadModels:
 
     def history(self, process_id: str | None = None, *, include_children: bool = True, party: str | None = None,
                 since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
-        """Records in recording order."""
-        for row in list(self.store._rows("records")):
+        """Records in recording order, each with the seq of the record that corrects it (`corrected_by`)."""
+        rows = list(self.store._rows("records"))
+        corrected_by = {r["corrects"]: r["seq"] for r in rows if r.get("corrects") is not None}
+        for row in rows:
             if process_id is not None:
                 if include_children and process_id not in (row["root"], row["process"]):
                     continue
@@ -451,7 +539,7 @@ class MemoryReadModels:
                 continue
             if until and row["effective"] > until:
                 continue
-            yield record_view(row)
+            yield {**record_view(row), "corrected_by": corrected_by.get(row["seq"])}
 
     def with_notifications(self, records: Iterable[dict[str, Any]], tz: dt.tzinfo) -> Iterator[dict[str, Any]]:
         """Each record with the notifications it caused (`notifications`: to, status, attempts, kind, sent_at)."""
@@ -463,7 +551,8 @@ class MemoryReadModels:
     def verify_chain(self) -> dict[str, Any]:
         """Recompute every hash in order, judged as the SQL store judges it (storage.store.check_chain)."""
         return check_chain(sorted(self.store._rows("records"), key=lambda r: r["seq"]),
-                           lambda: self.store._rows("chain_head").get(1))
+                           lambda: self.store._rows("chain_head").get(1),
+                           lambda: [r for _, r in sorted(self.store._rows("chain_heads").items())])
 
     def refusals(self, limit: int = 200) -> list[dict[str, Any]]:
         rows = sorted(self.store._rows("refusals"), key=lambda r: r["id"], reverse=True)[:limit]

@@ -46,6 +46,14 @@ def list_deadlines(store: SqlStore, *, statuses: tuple[str, ...] | None, due_unt
         return [_deadline(r) for r in conn.execute(stmt).mappings()]
 
 
+def _corrected_by(store: SqlStore, seqs: list[int]) -> dict[int, int]:
+    """The record that corrects each of `seqs` (the latest, where corrected more than once)."""
+    stmt = (sa.select(t.records.c.corrects, t.records.c.seq).where(t.records.c.corrects.in_(seqs))
+            .order_by(t.records.c.seq))
+    with store.reading() as conn:
+        return {row.corrects: row.seq for row in conn.execute(stmt)}
+
+
 def history(store: SqlStore, process_id: str | None = None, *, include_children: bool = True,
             party: str | None = None, since: str | None = None, until: str | None = None
             ) -> Iterator[dict[str, Any]]:
@@ -68,8 +76,9 @@ def history(store: SqlStore, process_id: str | None = None, *, include_children:
             rows = conn.execute(stmt.order_by(t.records.c.seq).limit(PAGE)).mappings().all()
         if not rows:
             return
+        corrected_by = _corrected_by(store, [row["seq"] for row in rows])
         for row in rows:
-            yield record_view(row)
+            yield {**record_view(row), "corrected_by": corrected_by.get(row["seq"])}
         last = rows[-1]["seq"]
 
 
@@ -90,7 +99,11 @@ def verify_chain(store: SqlStore) -> dict[str, Any]:
         with store.reading() as conn:
             return conn.execute(sa.select(t.chain_head)).mappings().first()
 
-    return check_chain(pages(), head)
+    def heads() -> list[Any]:
+        with store.reading() as conn:
+            return list(conn.execute(sa.select(t.chain_heads).order_by(t.chain_heads.c.root)).mappings())
+
+    return check_chain(pages(), head, heads)
 
 
 def refusals(store: SqlStore, limit: int = 200) -> list[dict[str, Any]]:

@@ -79,15 +79,71 @@ records = sa.Table(
     sa.Column("format", sa.Integer, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # the seq of the record this one corrects (issue 13), committed in the record's hash and its leaf (format 2)
+    sa.Column("corrects", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
     sa.Index("ix_records_root_seq", "root", "seq"),
     sa.Index("ix_records_process_seq", "process", "seq"),
 )
 
+# PostgreSQL hands out `records.seq` from this sequence (no lock shared by all writers; a rolled-back command
+# leaves a gap); SQLite, whose writers queue anyway, takes max(seq) + 1 and has no gaps.
+records_seq = sa.Sequence("records_seq", metadata=metadata)
+
+# Format-1 records (release 0.1.0) form one chain over the whole database; this row is its head. Records of
+# format 2 chain per agreement (chain_heads) and never touch it.
 chain_head = sa.Table(
     "chain_head", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# The head of each agreement's own chain (format-2 records): the last record of the agreement and its children. A
+# command locks its agreement's row here (FOR UPDATE on PostgreSQL) only to chain its record: commands on
+# different agreements never wait for each other.
+chain_heads = sa.Table(
+    "chain_heads", metadata,
+    sa.Column("root", sa.String(200), primary_key=True),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("records", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+)
+
+# The global log (engine/log.py): every record, in seq order, is one leaf of an append-only RFC 9162 Merkle tree.
+log_leaves = sa.Table(
+    "log_leaves", metadata,
+    sa.Column("leaf_index", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, unique=True),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+)
+
+# Complete subtrees of the log (level, index) -> hash of the 2**level leaves from index * 2**level: they never
+# change, so roots and proofs cost O(log n) reads.
+log_subtrees = sa.Table(
+    "log_subtrees", metadata,
+    sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Signed checkpoints (C2SP signed notes), one per tree size the sequencer reached; with an RFC 3161 token when a
+# time-stamping authority is configured ([log] tsa_url).
+log_checkpoints = sa.Table(
+    "log_checkpoints", metadata,
+    sa.Column("size", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("tsa_token", sa.Text, nullable=True),
+)
+
+# The sequencer's own row: the tree size and the last seq appended. Sequencers lock it (never commands).
+log_state = sa.Table(
+    "log_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("last_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
 )
 
 outbox = sa.Table(

@@ -177,3 +177,69 @@ def export_response(rows, fmt: str, stem: str) -> StreamingResponse:
                                  headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
     return StreamingResponse(reading.as_json(rows), media_type="application/json",
                              headers={"Content-Disposition": f'attachment; filename="{stem}.json"'})
+
+
+# -- the verifiable log (engine/log.py): checkpoints, proofs and receipts for every token -----------------------
+LOG_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 403, 404)}
+
+
+def _log(request: Request):
+    return request.app.state.convenant.service.log
+
+
+@router.get("/log/key", summary="The log's public key (`keys show --json`): publish it; checkpoints and receipts "
+            "are checked with it (`convenant-verify --key`)", responses=LOG_ERRORS)
+def log_key(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    shown = _log(request).public_key()
+    return {"public_key": shown["public_key"], "key_id": shown["key_id"], "origin": shown["origin"]}
+
+
+@router.get("/log/checkpoint", summary="The latest signed checkpoint (`audit checkpoint --json`: size, root, "
+            "note - the C2SP signed note a party keeps)", responses=LOG_ERRORS)
+def log_checkpoint(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _log(request).checkpoint()
+
+
+@router.get("/log/checkpoints", summary="Every signed checkpoint, smallest first", responses=LOG_ERRORS)
+def log_checkpoints(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+    return _log(request).checkpoints()
+
+
+@router.get("/log/checkpoints/{size}", summary="The signed checkpoint of one tree size", responses=LOG_ERRORS)
+def log_checkpoint_of(request: Request, size: int, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _log(request).checkpoint(size)
+
+
+@router.get("/log/proofs/inclusion", summary="An inclusion proof of one record (`audit prove --seq N "
+            "[--checkpoint SIZE]`)", responses=LOG_ERRORS)
+def log_inclusion(request: Request, seq: int = Query(..., ge=1, le=2**62),
+                  checkpoint: int | None = Query(None, ge=1, le=2**62, description="a checkpoint's tree size "
+                                                 "(default: the latest)"),
+                  who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _log(request).prove(seq, checkpoint)
+
+
+@router.get("/log/proofs/consistency", summary="A consistency proof between two checkpoints (`audit consistency "
+            "--from SIZE --to SIZE`), for `convenant-verify consistency`", responses=LOG_ERRORS)
+def log_consistency(request: Request, from_: int = Query(..., alias="from", ge=0, le=2**62),
+                    to: int = Query(..., ge=0, le=2**62), who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _log(request).consistency(from_, to)
+
+
+@router.get("/log/receipts/{seq}", summary="An offline receipt for one record (`audit receipt SEQ`), for "
+            "`convenant-verify receipt`; a party token gets receipts for its own agreements' records, and not for "
+            "a confidential record entered for another party (Art. 5.9)", responses=LOG_ERRORS)
+def log_receipt(request: Request, seq: int, who: Principal = Depends(principal)) -> dict[str, Any]:
+    from convenant.engine.confidential import redact
+    receipt = _log(request).receipt(seq, readable=lambda r: redact(r, who.role, who.party))
+    if who.role == "party":
+        _queries(request).require_visible(who, root_of(receipt["record"]["process"]))
+    return receipt
+
+
+@router.get("/log/export", summary="The log as `audit export --format json` writes it, for `convenant-verify log` "
+            "(secretariat and auditors)", responses=LOG_ERRORS)
+def log_export(request: Request, who: Principal = Depends(principal)) -> JSONResponse:
+    require_role(who, "secretariat", "auditor", what="export the whole log")
+    queries = _queries(request)
+    return JSONResponse(_log(request).export(lambda rows: queries.readable(rows, who.role, who.party)))

@@ -87,17 +87,71 @@ def record(trigger: str, **over) -> Record:
 
 
 def test_the_first_row_follows_the_genesis_hash_and_its_hash_never_changes():
-    row = chained_row(record("open_signing"), None)
+    row = chained_row(record("open_signing"), None, fmt=1)
     assert row["seq"] == 1 and row["prev_hash"] == GENESIS and row["data"] == "{}"
     # a stored chain is only checkable while this stays the same: the release's databases hold such hashes
     assert row["hash"] == "0f3f15bc314857108708c0367fd581f281cbf722dd5f83ee9e1d3fc79e812f06"
+    # format 2 (per-agreement chains) also commits to the record it corrects
+    row = chained_row(record("open_signing"), None, seq=7)
+    assert row["seq"] == 7 and row["format"] == 2 and row["corrects"] is None and row["prev_hash"] == GENESIS
+    assert row["hash"] == record_hash({**hashed_fields({**row, "format": 1}), "format": 2, "corrects": None}, GENESIS)
+
+
+def v2_chain(roots: list[str]) -> list[dict]:
+    """Format-2 records of several agreements, interleaved in seq order, each chained to its agreement's last."""
+    rows: list[dict] = []
+    heads: dict[str, dict] = {}
+    for seq, root in enumerate(roots, 1):
+        row = chained_row(record("sign", process=root, root=root, party=f"p{seq}"), heads.get(root), seq=seq * 2)
+        heads[root] = row
+        rows.append(row)
+    return rows
+
+
+def heads_of(rows: list[dict]):
+    def read() -> list[dict]:
+        out: dict[str, dict] = {}
+        for r in rows:
+            n = out.get(r["root"], {"records": 0})["records"]
+            out[r["root"]] = {"root": r["root"], "seq": r["seq"], "hash": r["hash"], "records": n + 1}
+        return list(out.values())
+    return read
+
+
+def test_agreements_chain_apart_and_each_chain_is_checked():
+    rows = v2_chain(["a", "b", "a", "b", "a"])
+    assert rows[2]["prev_hash"] == rows[0]["hash"] and rows[3]["prev_hash"] == rows[1]["hash"]
+    assert rows[1]["prev_hash"] == GENESIS                            # b's first record starts b's chain
+    assert check_chain(rows, lambda: None, heads_of(rows))["intact"] is True   # seq may have gaps (PostgreSQL)
+    edited = [*rows[:3], {**rows[3], "actor": "iemand"}, rows[4]]
+    verdict = check_chain(edited, lambda: None, heads_of(rows))
+    assert verdict["first_bad"] == rows[3]["seq"] and "edited" in verdict["problem"]
+    removed = rows[:2] + rows[3:]                                      # a's second record
+    verdict = check_chain(removed, lambda: None, heads_of(rows))
+    assert verdict["first_bad"] == rows[4]["seq"] and "agreement a" in verdict["problem"]
+    verdict = check_chain(rows[:4], lambda: None, heads_of(rows))      # a's last record removed
+    assert verdict["intact"] is False and verdict["first_bad"] == rows[4]["seq"] and "removed at the end" in \
+        verdict["problem"]
+
+
+def test_format_1_records_keep_their_global_chain_before_the_per_agreement_ones():
+    legacy = chain(3)
+    new = v2_chain(["krachtenbundeling", "other"])
+    new = [{**r, "seq": 3 + i + 1} for i, r in enumerate(new)]
+    new = [chained_row(record("sign", process=r["process"], root=r["root"], party=r["party"]), None, seq=r["seq"])
+           for r in new]
+    rows = legacy + new
+    assert check_chain(rows, head_of(legacy), heads_of(new))["intact"] is True
+    verdict = check_chain(legacy[1:] + new, head_of(legacy), heads_of(new))
+    assert verdict["first_bad"] == 1 and "record 1 is missing" in verdict["problem"]
 
 
 def test_each_row_chains_to_the_head_before_it_and_the_chain_checks_out():
     rows: list[dict] = []
     for i, trigger in enumerate(["open_signing", "sign", "sign"]):
         head = {"seq": rows[-1]["seq"], "hash": rows[-1]["hash"]} if rows else None
-        rows.append(chained_row(record(trigger, party=None if i == 0 else f"p{i}", data={"z": 1, "a": [i]}), head))
+        rows.append(chained_row(record(trigger, party=None if i == 0 else f"p{i}", data={"z": 1, "a": [i]}), head,
+                                fmt=1))
     assert [r["seq"] for r in rows] == [1, 2, 3] and rows[2]["prev_hash"] == rows[1]["hash"]
     assert rows[1]["data"] == '{"a":[1],"z":1}'                      # canonical JSON: sorted keys, no spaces
     assert check_chain(rows, head_of(rows))["intact"] is True

@@ -39,6 +39,11 @@ VARIANTS: list[dict[str, Any]] = [
     {"actor": ""}, {"party_name": None}, {"actor": "", "party_name": None}, {"state": None},
     {"trigger_label": None, "trigger": ""}, {"effective": None}, {"process_id": ""},
 ]
+# What the verifiable log adds to a mail (engine/log.py LogService.witness): the checkpoint, a receipt or not.
+NOTE = "convenant.example.org/log\n3\nAAAA\n\n— convenant.example.org/log AAAA\n"
+LOG = {"checkpoint": NOTE, "size": 3, "root": "ab" * 32, "origin": "convenant.example.org/log"}
+VARIANTS += [{"_log": LOG}, {"_log": {**LOG, "seq": 5, "receipt": {"record": {}}}},
+             {"_log": {**LOG, "seq": 5, "receipt_on_request": True}}]
 
 
 def payload(template: str, lang: str, **changes: Any) -> dict[str, Any]:
@@ -56,6 +61,7 @@ def payload(template: str, lang: str, **changes: Any) -> dict[str, Any]:
         "trigger_label": {"nl": "Ondertekening vastleggen", "en": "Record a signature"},
         "state": {"nl": "Ondertekend", "en": "Signed"}, "party_name": {"nl": "IPO", "en": "IPO"},
         "effective": "2025-03-20", "deadlines": [DEADLINE],
+        "checkpoint_size": 3, "checkpoint_root": "ab" * 32, "checkpoint_time": "2025-03-27T09:00:00+01:00",
     }
     base.update(changes)
     return base
@@ -73,8 +79,9 @@ def readable(msg) -> str:
 
 @cache
 def rendered(lang: str) -> dict[tuple[str, int], str]:
-    return {(template, i): readable(render_message(payload(template, lang, **changes), sender="s@example.org",
-                                                   now=NOW))
+    return {(template, i): readable(render_message(payload(template, lang, **{k: v for k, v in changes.items()
+                                                                         if k != "_log"}),
+                                                   sender="s@example.org", now=NOW, log=changes.get("_log")))
             for template in sorted(TEMPLATES) for i, changes in enumerate(VARIANTS)}
 
 
