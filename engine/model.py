@@ -354,6 +354,7 @@ class Record:
     seq: int | None = None
     prev_hash: str | None = None
     hash: str | None = None
+    corrects: int | None = None        # the seq of the record this one corrects (engine/corrections.py)
 
 
 @dataclass
