@@ -309,14 +309,27 @@ def agreements_list(ctx: Ctx) -> None:
 @click.argument("process_id")
 @click.option("--role", type=click.Choice(ROLES), help="list the triggers this role may fire now")
 @click.option("--party", help="with --role party: the party")
+@click.option("--as-recorded-on", "as_recorded_on", metavar="DATE",
+              help="the process as it was known at the end of DATE (entry time, not legal date)")
 @pass_ctx
 @run
-def show(ctx: Ctx, process_id: str, role: str | None, party: str | None) -> None:
+def show(ctx: Ctx, process_id: str, role: str | None, party: str | None, as_recorded_on: str | None) -> None:
     """One process: state, dates, parties, deadlines, children and the triggers allowed now."""
     app = ctx.app()
     if role == "party" and not party:
         raise BadInput("--party is required with --role party", field="party")
-    doc = app.queries.show(process_id, role, party)
+    if as_recorded_on is not None:
+        from convenant.engine.corrections import as_recorded_on as known_on
+        from convenant.engine.dates import parse_date
+        from convenant.engine.views import show as show_view
+        try:
+            day = parse_date(as_recorded_on, "as_recorded_on")
+        except ValueError as exc:
+            raise BadInput(str(exc), field="as_recorded_on") from None
+        then, pid = known_on(app.service, app.queries.reads, app.fork, process_id, day)
+        doc = {**show_view(then, pid, role, party), "as_recorded_on": day.isoformat()}
+    else:
+        doc = app.queries.show(process_id, role, party)
     if party and party not in {p["id"] for p in doc["parties"]}:
         raise BadInput(f"unknown party {party!r}", field="party")
     ctx.out(doc, lambda: describe_process(doc))
@@ -445,6 +458,52 @@ def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
     """Open deadlines of all processes, soonest first."""
     rows = ctx.app().queries.deadlines(within=within, show_all=show_all)
     ctx.out(rows, lambda: table(rows, ["process", "kind", "subject", "due", "status", "article", "next_reminder"]))
+
+
+# -- corrections ------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("process_id")
+@click.option("--seq", "seq", type=int, required=True, help="the record to correct")
+@click.option("--reason", required=True, help="why the record is corrected (kept in the history)")
+@click.option("--actor", required=True, help="who corrects (a name)")
+@click.option("--role", required=True, help="secretariat")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="on=DATE, ref=TEXT, party=ID or a value the act took (repeatable)")
+@click.option("--withdraw", is_flag=True, help="withdraw the wrongly entered act")
+@click.option("--dry-run", "dry_run", is_flag=True, help="show what changes, write nothing")
+@pass_ctx
+@run
+def correct(ctx: Ctx, process_id: str, seq: int, reason: str, actor: str, role: str, sets: tuple[str, ...],
+            withdraw: bool, dry_run: bool) -> None:
+    """Correct (or withdraw) a recorded act; what follows from it is recomputed."""
+    from convenant.engine.corrections import correct as record_correction
+    values: dict[str, str] = {}
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise BadInput(f"--set {item!r} is not KEY=VALUE", field="set")
+        if key.strip() in values:
+            raise BadInput(f"--set {key} given twice", field=key.strip())
+        values[key.strip()] = value
+    app = ctx.app()
+    report = record_correction(app.service, app.queries.reads, app.fork, process_id, seq, sets=values,
+                               withdraw=withdraw, who={"actor": actor, "role": role, "reason": reason},
+                               dry_run=dry_run)
+    ctx.out(report, lambda: describe_correction(report))
+
+
+def describe_correction(doc: dict[str, Any]) -> str:
+    head = (f"correction of seq {doc['corrects']}: dry run, nothing written" if doc["dry_run"]
+            else f"seq {doc['seq']} corrects seq {doc['corrects']}")
+    lines = [head]
+    for c in doc["changes"]:
+        line = f"  {c['what']}: {c['before']} -> {c['after']}"
+        if c.get("reminders_withdrawn"):
+            line += f"; reminders withdrawn {', '.join(c['reminders_withdrawn'])}"
+        if c.get("reminders_due"):
+            line += f"; reminders due {', '.join(c['reminders_due'])}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 # -- rehearsal and explanation ------------------------------------------------------------------------
