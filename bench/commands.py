@@ -24,7 +24,7 @@ from bench.db import pg_backends, pg_driver, read_row, sqlite_driver
 from bench.seed import make_app, seed_agreements
 
 PROGRESS = {"theme": "ruimte", "status": "on_track"}
-RAW_SEQ = 10**12          # the baseline's records are numbered far from the product's chain
+RAW_SEQ = -(10**12)       # the baseline's records are numbered below the product's (which takes max + 1 on SQLite)
 
 
 def quoted(column: str) -> str:
@@ -72,7 +72,7 @@ class DriverWrites:
 
     def command(self, pid: str) -> None:
         self.n += 1
-        seq = RAW_SEQ + self.n
+        seq = RAW_SEQ - self.n
         rec = self.rec_values.copy()
         rec[self.i_seq], rec[self.i_proc], rec[self.i_root] = seq, pid, pid
         out = self.out_values.copy()
@@ -198,10 +198,9 @@ def p1(name: str, url: str, workdir: Path, *, per: int, rounds: int, pragmas: di
 def in_memory(workdir: Path, *, per: int, rounds: int) -> None:
     """The same command on the in-memory store (bench/memory.py: never commits, shallow reads): what the engine
     itself costs with no database. Informative, no target."""
+    from bench.memory import RepeatingStore
     from convenant.engine.service import Service
     from convenant.notifications.render import render_subject
-
-    from bench.memory import RepeatingStore
 
     app = make_app(f"sqlite:///{workdir / 'inmem.db'}", workdir)
     seeded = seed_agreements(app, 1, prefix="mem")

@@ -54,18 +54,27 @@ def _records(others: int, history: int, created: list[dict[str, Any]], report: d
 
 
 def seed(url: str, *, others: int, history: int, pragmas: dict[str, Any] | None) -> dict[str, Any]:
-    """Seed through the driver; returns what was written."""
-    from convenant.storage.store import hashed_fields, record_hash
+    """Seed through the driver; returns what was written. Each agreement's records are chained with the product's
+    own `storage.store.chained_row` (one chain per agreement), its chain head written beside them."""
+    import json
+    from dataclasses import replace
+
+    from convenant.engine.model import Record
+    from convenant.storage.store import chained_row
 
     pg = not url.startswith("sqlite")
     conn = pg_driver(url) if pg else sqlite_driver(url, pragmas or {})
     proc, recs = _template(conn, pg)
-    created, report = [r for r in recs if r["trigger"] != "report_progress"], \
-        next(r for r in recs if r["trigger"] == "report_progress")
-    mark = "%s" if pg else "?"
-    head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
-    seq, prev = head
-    rec_cols = list(recs[0])
+    fields = {f for f in Record.__dataclass_fields__} - {"seq", "prev_hash", "hash"}
+
+    def record(row: dict[str, Any]) -> Record:
+        values = {k: v for k, v in row.items() if k in fields}
+        values["data"] = json.loads(row["data"]) if row["data"] else {}
+        return Record(**values)
+
+    created = [(record(r), r["format"]) for r in recs if r["trigger"] != "report_progress"]
+    report = next((record(r), r["format"]) for r in recs if r["trigger"] == "report_progress")
+    seq = conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0
     proc_cols = list(proc)
     if not pg:
         conn.execute("BEGIN IMMEDIATE")
@@ -83,21 +92,27 @@ def seed(url: str, *, others: int, history: int, pragmas: dict[str, Any] | None)
     for start in range(0, len(ids), CHUNK):
         write("processes", proc_cols, [tuple({**proc, "id": i, "root_id": i}[c] for c in proc_cols)
                                        for i in ids[start:start + CHUNK]])
+    heads: dict[str, dict[str, Any]] = {}
     batch: list[tuple] = []
+    cols: list[str] = []
     count = 0
-    for pid, rec in _records(others, history, created, report):
+    for pid, (template, fmt) in _records(others, history, created, report):  # type: ignore[arg-type]
         seq += 1
-        row = {**rec, "seq": seq, "process": pid, "root": pid, "prev_hash": prev}
-        row["hash"] = prev = record_hash(hashed_fields(row), prev)
-        batch.append(tuple(row[c] for c in rec_cols))
+        head = heads.get(pid)
+        row = chained_row(replace(template, process=pid, root=pid), head, seq=seq, fmt=fmt)
+        heads[pid] = {"seq": seq, "hash": row["hash"], "records": (head["records"] if head else 0) + 1}
+        cols = cols or list(row)
+        batch.append(tuple(row[c] for c in cols))
         count += 1
         if len(batch) >= CHUNK:
-            write("records", rec_cols, batch)
+            write("records", cols, batch)
             batch = []
     if batch:
-        write("records", rec_cols, batch)
-    conn.execute(f"UPDATE chain_head SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))
+        write("records", cols, batch)
+    write("chain_heads", ["root", "seq", "hash", "records"],
+          [(root, h["seq"], h["hash"], h["records"]) for root, h in heads.items()])
     if pg:
+        conn.execute("SELECT setval('records_seq', %s)", (seq,))
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
@@ -139,9 +154,13 @@ def p4(name: str, url: str, workdir: Path, *, others: int, history: int, rounds:
                      data={"theme": "ruimte", "status": "on_track"})
     started = time.perf_counter()
     seeded = seed(url, others=others, history=history, pragmas=pragmas)
+    seeding = time.perf_counter() - started
+    log = getattr(app.service, "log", None)
+    if log is not None:  # the verifiable log's sequencer takes the seeded records in, as the scheduler would
+        log.sequence()
     m.line(f"({seeded['agreements']:,} agreements and {seeded['records']:,} records in the database, seeded "
-           f"through the driver in {time.perf_counter() - started:.0f} s; {history:,} of the records are "
-           f"{PID!r}'s)")
+           f"through the driver in {seeding:.0f} s, then taken into the log in {time.perf_counter() - started - seeding:.0f}"
+           f" s; {history:,} of the records are {PID!r}'s)")
     queries = app.queries
     raw = RawHistory(url, pragmas)
 

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", type=int, help="agreements in P2's sweep (default 100,000; quick 2,000)")
     parser.add_argument("--p2-rounds", type=int, help="rounds of P2 alone (default as --rounds; one APScheduler round "
                                                       "of 100,000 jobs takes minutes)")
+    parser.add_argument("--others", type=int, help="other agreements in P4's database (default 100,000; quick 2,000)")
     parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3 (P2-profile, P6-profile: only "
                                        "the sweep's profile, only P6's in-process costs and profile)")
     args = parser.parse_args(argv)
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         size["sweep"] = args.sweep
     if args.p2_rounds:
         size["p2_rounds"] = args.p2_rounds
+    if args.others:
+        size["others"] = args.others
     parts = [p.strip().upper() for p in args.only.split(",")] if args.only else list(PARTS)
     rounds = int(size["rounds"])
     signal.signal(signal.SIGTERM, _stop)
@@ -79,9 +82,8 @@ def _stop(_signum: int, _frame: object) -> None:
 
 
 def run(parts: list[str], size: dict, mode: str, rounds: int) -> None:
-    from convenant.storage.store import unreachable
-
     from bench.db import pg_settings, product_pragmas, show_pragmas
+    from convenant.storage.store import unreachable
 
     problem = unreachable(PG_ADMIN_URL)
     backends = ["SQLite"] + ([] if problem else ["PostgreSQL"])
