@@ -121,8 +121,9 @@ def signed_via_smtp(c: Cli, data_file: Path | None = None) -> Cli:
 def data_file_with_english_vng(folder: Path, *, vng_name: str | None = None) -> Path:
     """The example agreement, with VNG's contact preferring English (and, if given, another name for VNG)."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    themes = (EXAMPLE.parent / "krachtenbundeling_themes.toml").resolve()
-    text = text.replace('themes_file = "krachtenbundeling_themes.toml"', f'themes_file = "{themes}"')
+    # a referenced file stays inside the data file's folder (issue 19): the themes file is copied beside it
+    (folder / "krachtenbundeling_themes.toml").write_bytes((EXAMPLE.parent / "krachtenbundeling_themes.toml")
+                                                           .read_bytes())
     old = 'contacts = [{ name = "M. Veeningen", email = "vng@example.org" }]'
     assert old in text
     text = text.replace(old, 'contacts = [{ name = "M. Veeningen", email = "vng@example.org", language = "en" }]')
