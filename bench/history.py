@@ -209,6 +209,28 @@ def p4(name: str, url: str, workdir: Path, *, others: int, history: int, rounds:
     app.store.dispose()
 
 
+def verify_profile(name: str, url: str, workdir: Path, *, others: int, history: int,
+                   pragmas: dict[str, Any] | None) -> None:
+    """Where verification's time goes: cProfile (CPU clock) over one `queries.verify()` of a database seeded as
+    for P4."""
+    from bench.profiling import print_profile, profile
+
+    app = make_app(url, workdir)
+    signed_agreement(app, TEMPLATE)
+    app.service.fire(TEMPLATE, "report_progress", actor="Secretariaat", role="secretariat",
+                     data={"theme": "ruimte", "status": "on_track"})
+    seeded = seed(url, others=others, history=history, pragmas=pragmas)
+    log = getattr(app.service, "log", None)
+    if log is not None:
+        log.sequence()
+    result: dict[str, Any] = {}
+    prof = profile(lambda: result.update(app.queries.verify()), seeded["records"])
+    assert result["intact"], result
+    print_profile(prof, f"profile of one verification (queries.verify), {name}, {seeded['records']:,} records",
+                  unit="record")
+    app.store.dispose()
+
+
 def peak(fn: Callable[[], Any]) -> float:
     tracemalloc.start()
     try:

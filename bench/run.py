@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--p2-rounds", type=int, help="rounds of P2 alone (default as --rounds; one APScheduler round "
                                                       "of 100,000 jobs takes minutes)")
     parser.add_argument("--others", type=int, help="other agreements in P4's database (default 100,000; quick 2,000)")
-    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3 (P2-profile, P6-profile: only "
-                                       "the sweep's profile, only P6's in-process costs and profile)")
+    parser.add_argument("--only", help="comma-separated parts to run, e.g. P1,P3 (P2-profile, P4-profile, "
+                                       "P6-profile: only those profiles)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     size = dict(SIZES[mode])
@@ -117,6 +117,13 @@ def run(parts: list[str], size: dict, mode: str, rounds: int) -> None:
                 with backend(name, workdir, "p4") as url:
                     p4(name, url, workdir, others=int(size["others"]), history=int(size["history"]), rounds=rounds,
                        pragmas=pragmas)
+        if "P4-PROFILE" in parts:
+            from bench.history import verify_profile
+
+            m.heading("P4 profile: one verification of a small database (2,000 other agreements)")
+            for name in backends:
+                with backend(name, workdir, "p4-profile") as url:
+                    verify_profile(name, url, workdir, others=2_000, history=1_000, pragmas=pragmas)
         if "P5" in parts:
             p5(workdir, size, rounds, problem)
         if "P6" in parts or "P6-PROFILE" in parts:
