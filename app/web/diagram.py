@@ -3,7 +3,8 @@ page's language (the definition's titles). Only transitions that can happen are 
 state_changes, which leaves out a branch a trigger can never take). Graphviz `dot` lays it out when it is installed
 (Debian's graphviz, through the `graphviz` package); without it a drawing of our own keeps the page whole and
 legible: the states in a column from the initial one down, each transition an arc beside them carrying a number,
-and the numbered transitions written out below (no label can overlap another)."""
+and the numbered transitions written out below (no label can overlap another). Graphviz numbers its edges the same
+way; the page lists the numbered transitions in words beside either drawing."""
 from __future__ import annotations
 
 import html
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.diagram import Edge, state_changes
-
 from convenant.i18n import gettext, localized
 
 CURRENT_FILL, CURRENT_LINE = "#ffd54f", "#8a3b00"
@@ -112,8 +112,8 @@ def _dot_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: str)
         g.node(name, label, tooltip=name, id=f"state-{name}", **attrs)
     g.edge("__start", spec.initial)
     for t in transitions(wf, ptype, lang):
-        g.edge(t.source, t.dest, label=f"{t.number}. {_wrap(t.title, 24)}",
-               style="dashed" if t.automatic else "solid", tooltip=t.title)
+        g.edge(t.source, t.dest, label=f" {t.number} ", fontsize="12", style="dashed" if t.automatic else "solid",
+               tooltip=f"{t.number}. {t.title}")
     return g.pipe(format="svg", encoding="utf-8")
 
 
@@ -167,9 +167,10 @@ def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: 
     width = max(width, 16 + 52 * 7 + 16)
     height = drawing_h + 24 + len(legend_lines) * line_h + 10
     esc = html.escape
+    heading = gettext("State diagram", lang)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="{FONT}" role="img">',
-             f'<title>{esc(gettext("State diagram", lang))}: {esc(localized(spec.title, lang, ptype))}</title>',
+             f'<title>{esc(heading)}: {esc(localized(spec.title, lang, ptype))}</title>',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
              f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{LINE}"/></marker></defs>']
     for t in moves:
@@ -206,7 +207,7 @@ def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: 
                      f'<text x="{x + box_w / 2}" y="{y + 37}" font-size="12" text-anchor="middle" fill="{MUTED}">'
                      f'{esc(state.article)}</text></g>')
     y = drawing_h + 16
-    for t, text in legend_lines:
+    for _t, text in legend_lines:
         y += line_h
         parts.append(f'<text x="16" y="{y}" font-size="13" fill="{INK}">{esc(text)}</text>')
     parts.append("</svg>")
@@ -214,5 +215,5 @@ def fallback_svg(wf: WorkflowDefinition, ptype: str, current: str | None, lang: 
 
 
 def _legend_line(t: Transition, lang: str) -> str:
-    auto = f" ({gettext('automatic', lang)})" if t.automatic else ""
+    auto = " (" + gettext("automatic", lang) + ")" if t.automatic else ""
     return f"{t.number}. {t.title}{auto}: {t.source_title} → {t.dest_title}"

@@ -11,7 +11,6 @@ from typing import Any
 
 from convenant.app.web.i18n import option_label
 from convenant.engine.errors import ConvenantError
-
 from convenant.i18n import N_, format_date, gettext
 
 # What an act's date may not precede (a trigger's not_before facts), in words.

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
 from convenant.app.web.auth import COOKIE, LOGIN_CSRF_COOKIE, Unauthenticated, new_login_csrf
 from convenant.app.web.diagram import state_svg, transitions
 from convenant.app.web.humane import field_labels, humane, namer
@@ -32,12 +36,8 @@ from convenant.app.web.timeline import Mark, timeline_svg
 from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.deadlines import calendar_uid
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
-from convenant.notifications.ics import DeadlineEvent, deadline_calendar
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-
 from convenant.i18n import N_, format_date, gettext, localized
+from convenant.notifications.ics import DeadlineEvent, deadline_calendar
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -551,7 +551,7 @@ def decision(request: Request, pid: str) -> Response:
         child = app.queries.show(c["id"], who.role, who.party)
         decisions += decision_rows(app, reader, child, lang)
     return render(request, "decision.html", {"doc": doc, "decisions": decisions,
-                                             "title": f"{gettext('Decisions', lang)}: {doc.get('title') or doc['id']}",
+                                             "title": gettext("Decisions", lang) + ": " + (doc.get("title") or doc["id"]),
                                              "type_title": localized(wf.process(doc["type"]).title, lang)}, who=who)
 
 
@@ -667,7 +667,7 @@ def feed(request: Request, party: str, token: str | None = None) -> Response:
             description=f"{d['process']}: {d['kind']}, {d['article']}; status {d['status']}",
             status=d["status"], categories=(d["article"],)))
     ics = deadline_calendar(events, now=app.service.now(),
-                            name=f"{gettext('Deadlines', lang)}: {roots[0].parties[party].name}")
+                            name=gettext("Deadlines", lang) + ": " + roots[0].parties[party].name)
     return Response(ics, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{party}.ics"',
                              "Cache-Control": "private, max-age=300"})

@@ -14,7 +14,6 @@ from convenant.engine.confidential import REDACTED
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.notify import level_title
 from convenant.engine.plugins import registry
-
 from convenant.i18n import N_, format_date, gettext, localized
 
 # The engine's own record of an agreement's entry (no trigger of a definition); a missed deadline and an

@@ -14,7 +14,6 @@ from typing import Any
 
 from convenant.app.web.present import Reader, trigger_title
 from convenant.engine.access import Principal
-
 from convenant.i18n import localized
 
 
@@ -39,11 +38,14 @@ def _rungs(app, who: Principal, root_id: str, reader: Reader) -> dict[tuple, str
 
 
 def _moves(wf, doc: dict[str, Any]) -> set[str]:
-    """Triggers allowed now that move the process on (change its state, or take a signature or a vote)."""
+    """Triggers allowed now that move the process on (change its state, or take a signature or a vote); not
+    those only one party may choose to do for itself (withdraw its request, retract its notice)."""
     spec = wf.process(doc["type"])
     out = set()
     for name in doc["allowed_triggers"]:
         t = spec.trigger_map[name]
+        if t.own:
+            continue
         if (t.dest and t.dest != doc["state"]) or t.branches or t.decision:
             out.add(name)
     return out
@@ -141,6 +143,8 @@ def start_context(app, who: Principal, lang: str, within: int) -> dict[str, Any]
         ctx["failed_count"] = len(failed_mail(app))
         return ctx
     ctx["items"] = todo_items(app, who, lang, within, reader)
+    ctx["party_name"] = next((r.parties[who.party].name for r in app.queries.roots(who) if who.party in r.parties),
+                             who.party)
     if who.role == "secretariat":
         ctx["failed_mail"] = failed_mail(app)
     else:

@@ -67,7 +67,8 @@ def timeline_svg(marks: list[Mark], today: dt.date, lang: str, *, width: int = 7
     start, end = min(days), max(days)
     start = start.replace(day=1)
     span = max((end - start).days, 30)
-    axis_x, label_x, line_h, top = 96, 124, 16, 44
+    axis_x, label_x, line_h = 96, 124, 16
+    top = 44 if width >= 600 else 70           # room for the legend, on more lines when narrow
     chars = max(18, int((width - label_x - 8) / 7.2))
     base_h = max(360, min(1400, span))          # about a pixel a day, within bounds
 
@@ -87,10 +88,12 @@ def timeline_svg(marks: list[Mark], today: dt.date, lang: str, *, width: int = 7
         placed.append((m, y, ly, lines))
         cursor = ly + (len(lines) - 1) * line_h + 6
     height = int(max(top + base_h, cursor) + 30)
+    heading = title or gettext("Timeline", lang)
+    today_label = gettext("Today", lang)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline-svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" role="img" '
              f'aria-labelledby="tl-title-{width}">',
-             f'<title id="tl-title-{width}">{esc(title or gettext("Timeline", lang))}</title>']
+             f'<title id="tl-title-{width}">{esc(heading)}</title>']
     # month ticks (every month, or every quarter when the span is long)
     step = 1 if span <= 400 else 3
     day = start
@@ -110,7 +113,7 @@ def timeline_svg(marks: list[Mark], today: dt.date, lang: str, *, width: int = 7
     parts.append(f'<line x1="8" y1="{ty:.1f}" x2="{width - 8}" y2="{ty:.1f}" stroke="#8a3b00" stroke-width="1.5" '
                  f'stroke-dasharray="6 4"/>'
                  f'<text x="8" y="{ty - 5:.1f}" font-size="12" font-weight="bold" fill="#8a3b00">'
-                 f'{esc(gettext("Today", lang))}</text>')
+                 f'{esc(today_label)}</text>')
     for m, y, ly, lines in placed:
         parts.append(f'<path d="M{axis_x + 7},{y:.1f} L{label_x - 6},{ly - 4:.1f}" stroke="#cbd5e1" fill="none"/>')
         parts.append(_point(m, axis_x, y))
@@ -118,7 +121,8 @@ def timeline_svg(marks: list[Mark], today: dt.date, lang: str, *, width: int = 7
             weight = ' font-weight="bold"' if i == 0 and m.kind == "fact" else ""
             parts.append(f'<text x="{label_x}" y="{ly + i * line_h:.1f}" font-size="13" fill="{INK}"{weight}>'
                          f'{esc(line)}</text>')
-    parts.append(f'<text x="{label_x}" y="20" font-size="12" fill="{MUTED}">{esc(legend(lang))}</text>')
+    for i, part in enumerate(_wrap(legend(lang), max(20, int((width - 16) / 6.5)), max_lines=3)):
+        parts.append(f'<text x="8" y="{16 + i * 14}" font-size="12" fill="{MUTED}">{esc(part)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

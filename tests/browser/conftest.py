@@ -52,11 +52,11 @@ def site(tmp_path) -> Iterator[Site]:
     """The Krachtenbundeling in draft on a simulation clock (20 March 2025), tokens for three roles, served."""
     _need_browser()
     import uvicorn
+
+    from convenant import workflows
     from convenant.app.web.server import create_app
     from convenant.engine.agreements import read_data_file
     from convenant.storage.queries import create_token
-
-    from convenant import workflows
     from tests.conftest import build_app
 
     app = build_app(f"sqlite:///{tmp_path / 'convenant.db'}", tmp_path, simulation="2025-03-20T12:00:00+01:00")
@@ -124,6 +124,7 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 def serve(app) -> tuple[str, object, threading.Thread]:
     """The web app in a uvicorn thread on a free port; returns (url, server, thread)."""
     import uvicorn
+
     from convenant.app.web.server import create_app
 
     port = free_port()
@@ -148,9 +149,8 @@ def running_agreement(tmp_path: Path):
     and a confidential note; one message that failed for good. The clock stands at 2 June 2025, 10:00."""
     import datetime as dt
 
-    from convenant.engine.agreements import read_data_file
-
     from convenant import workflows
+    from convenant.engine.agreements import read_data_file
     from tests.conftest import build_app
 
     app = build_app(f"sqlite:///{tmp_path / 'convenant.db'}", tmp_path, simulation="2025-03-20T12:00:00+01:00")

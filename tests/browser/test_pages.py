@@ -9,8 +9,8 @@ import json
 import re
 
 import pytest
-from convenant.engine.views import show
 
+from convenant.engine.views import show
 from tests.browser.conftest import shot
 
 pytestmark = pytest.mark.browser
@@ -61,7 +61,7 @@ def test_secretariat_records_signatures_and_publication(page, site):
     # a signature without the party is refused beside the party field, and changes nothing
     fire(page, "sign")
     error = page.locator("#action-sign .has-error .field-error")
-    assert error.is_visible() and "party" in error.inner_text()
+    assert error.is_visible() and "Kies de partij" in error.inner_text() and "--party" not in error.inner_text()
     assert state(page) == "signing"
     shot(page, "02-agreement-error-beside-field")
 
@@ -86,7 +86,7 @@ def test_secretariat_records_signatures_and_publication(page, site):
     assert re.search(r"<title>published</title>(?:(?!</g>).)*#ffd54f", svg.text(), re.S)
     shot(page, "03-agreement-published")
 
-    page.click("text=Historie")
+    page.click("header nav >> text=Historie")
     assert "Keten intact" in page.locator("#verdict").inner_text()
     assert page.locator("#timeline li").count() == 7  # create, open_signing, 4 signatures (the last one: signed), publish
     shot(page, "04-history")
