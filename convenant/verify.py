@@ -1,7 +1,7 @@
 """convenant-verify: check a convenant log offline, trusting nothing but the installation's published public key.
 
 This module is the part of convenant an auditor has to trust, so it stands alone: the standard library and
-`cryptography` (Ed25519), nothing else of the project. The engine imports it for the hashing and the formats,
+`cryptography` (Ed25519), nothing else of the project (and `rfc3161-client` for a log with time-stamps). The engine imports it for the hashing and the formats,
 never the other way round.
 
 What is checked
@@ -68,7 +68,8 @@ Export (``convenant audit export --format json``)
          "corrected_by": null, "notifications": [...], "confidential": false},     (annotations: NOT_COMMITTED)
         ...],
      "checkpoints": [                            at least one; the largest covers every record
-        {"note": "<signed note text>", "size": 3, "root": "<64 hex>"}, ...]}      (size, root: optional copies)
+        {"note": "<signed note text>", "size": 3, "root": "<64 hex>",            (size, root: optional copies)
+         "tsa_token": "<base64>"}, ...]}                                          (optional, see below)
 
 A record shown to a reader who may not see its content (Art. 5.9) carries ``"redacted": true``: its content
 cannot be recomputed, so its ``leaf_hash`` is taken as given (the tree and checkpoints still bind it) and the
@@ -84,7 +85,8 @@ Receipt (``convenant audit receipt SEQ``)
      "leaf_index": 41, "leaf_hash": "<64 hex>",  (leaf_hash optional: recomputed from the record)
      "tree_size": 57,                            optional; if present, the checkpoint's size
      "inclusion_proof": ["<64 hex>", ...],       RFC 9162 §2.1.3.1 PATH(leaf_index, D[tree_size])
-     "checkpoint": "<signed note text>"}
+     "checkpoint": "<signed note text>",
+     "tsa_token": "<base64>"}                    optional: the checkpoint's RFC 3161 time-stamp
 
 Consistency proof (``convenant audit consistency --from SIZE1 --to SIZE2``)
 ---------------------------------------------------------------------------
@@ -92,6 +94,11 @@ Consistency proof (``convenant audit consistency --from SIZE1 --to SIZE2``)
 
     {"from": 10, "to": 57,                       optional; if present, the sizes of the two checkpoints
      "proof": ["<64 hex>", ...]}                 RFC 9162 §2.1.4.1 PROOF(from, D[to])
+
+Trusted time (optional): a ``tsa_token`` is the base64 DER ``TimeStampResponse`` of an RFC 3161 time-stamping
+authority over the checkpoint's whole signed note (SHA-256 message imprint). It must stamp exactly that note; with
+``--tsa-cert CA.pem`` the authority's signature and certificate chain are checked too. Checking a token needs the
+package ``rfc3161-client``, imported only when a token is there.
 
 A note file (``--checkpoint``, ``OLD_NOTE``, ``NEW_NOTE``) holds the note text - CRLF line ends, as mail programs
 may save them, are read as LF - or the JSON of ``convenant audit checkpoint --json`` (field ``note``).
@@ -105,7 +112,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +394,46 @@ def checkpoint_text(cp: Checkpoint) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- trusted time (RFC 3161), optional ---------------------------------------------------------------------
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
+
+
+def verify_timestamp(token: str, note: str, roots: Sequence[bytes] = (), what: str = "tsa_token") -> str:
+    """An RFC 3161 time-stamp token (base64 of the DER TimeStampResponse) kept with a checkpoint: it must stamp
+    exactly this signed note (its SHA-256 message imprint). With `roots` (the time-stamping authority's CA
+    certificates, PEM or DER) the authority's signature and certificate chain are checked too. Returns the
+    stamped time (genTime, ISO 8601). Needs the package rfc3161-client, imported only here."""
+    try:
+        import rfc3161_client
+    except ImportError:
+        raise BadInput(f"{what}: checking an RFC 3161 token needs the package rfc3161-client") from None
+    raw = _b64(token, what)
+    try:
+        response = rfc3161_client.decode_timestamp_response(raw)
+        info = response.tst_info
+        imprint = info.message_imprint
+    except Exception as e:          # the library's parse errors have no common base class
+        raise BadInput(f"{what}: not an RFC 3161 time-stamp response ({e})") from None
+    if response.status not in (0, 1):
+        raise Invalid(f"{what}: the time-stamping authority did not grant it (status {response.status})")
+    if imprint.hash_algorithm.dotted_string != SHA256_OID:
+        raise Invalid(f"{what}: it stamps a digest other than SHA-256 ({imprint.hash_algorithm.dotted_string})")
+    if imprint.message != hashlib.sha256(note.encode("utf-8")).digest():
+        raise Invalid(f"{what}: it stamps another text than this checkpoint (a token of another checkpoint)")
+    if roots:
+        from cryptography import x509
+        certs = [x509.load_pem_x509_certificate(r) if r.lstrip().startswith(b"-----") else
+                 x509.load_der_x509_certificate(r) for r in roots]
+        builder = rfc3161_client.VerifierBuilder()
+        for cert in certs:
+            builder = builder.add_root_certificate(cert)
+        try:
+            builder.build().verify_message(response, note.encode("utf-8"))
+        except rfc3161_client.VerificationError as e:
+            raise Invalid(f"{what}: the time-stamping authority's signature does not verify ({e})") from None
+    return info.gen_time.isoformat()
+
+
 # -- reading the JSON documents ---------------------------------------------------------------------------
 def _get(obj: Mapping[str, Any], key: str, kind: type, where: str, required: bool = True) -> Any:
     if key not in obj:
@@ -431,8 +478,10 @@ class _Mark:                     # a checkpoint to compare the rebuilt tree with
     cp: Checkpoint
 
 
-def _export_checkpoints(doc: dict[str, Any], key: VerifierKey, where: str) -> list[_Mark]:
+def _export_checkpoints(doc: dict[str, Any], key: VerifierKey, where: str, tsa_roots: Sequence[bytes] = (),
+                        marks_stamped: list[tuple[int, str]] | None = None) -> list[_Mark]:
     marks = []
+    marks_stamped = [] if marks_stamped is None else marks_stamped
     for i, entry in enumerate(_get(doc, "checkpoints", list, where)):
         label = f"{where}.checkpoints[{i}]"
         entry = _object(entry, label)
@@ -446,6 +495,10 @@ def _export_checkpoints(doc: dict[str, Any], key: VerifierKey, where: str) -> li
         size, root = _get(entry, "size", int, label, False), entry.get("root")
         if (size is not None and size != cp.size) or (root is not None and _hex32(root, f"{label}.root") != cp.root):
             raise Invalid(f"checkpoint {label}: its size or root field differs from its signed note")
+        token = _get(entry, "tsa_token", str, label, False)
+        if token is not None:
+            stamped = verify_timestamp(token, note, tsa_roots, f"{label}.tsa_token")
+            marks_stamped.append((cp.size, stamped))
         marks.append(_Mark(f"checkpoint {label} (size {cp.size})", cp))
     if not marks:
         raise Invalid(f"{where}: the export holds no signed checkpoint")
@@ -525,6 +578,7 @@ class LogReport:
     kept: int
     redacted: list[int]
     latest: Checkpoint
+    stamped: list[tuple[int, str]] = field(default_factory=list)    # (size, time) of time-stamped checkpoints
 
 
 def _check_corrections(records: list[dict[str, Any]]) -> None:
@@ -544,12 +598,15 @@ def _check_corrections(records: list[dict[str, Any]]) -> None:
             raise Invalid(f"{name}: it is corrected by seq {correctors[r['seq']][0]} but says it is not")
 
 
-def verify_log(doc: Any, key: VerifierKey, kept: Sequence[tuple[str, str]] = (), where: str = "export") -> LogReport:
+def verify_log(doc: Any, key: VerifierKey, kept: Sequence[tuple[str, str]] = (), where: str = "export",
+               tsa_roots: Sequence[bytes] = ()) -> LogReport:
     """Check an exported log (see the module docstring) against the key and the checkpoints kept from earlier
-    (label, note text). Raise Invalid naming the first bad record or checkpoint."""
+    (label, note text); each checkpoint's RFC 3161 token, where it has one, must stamp it (and, with `tsa_roots`,
+    be signed by that authority). Raise Invalid naming the first bad record or checkpoint."""
     doc = _object(doc, where, LOG_FORMAT)
     entries = _get(doc, "records", list, where)
-    ours, theirs = _export_checkpoints(doc, key, where), _kept_checkpoints(kept, key)
+    stamped: list[tuple[int, str]] = []
+    ours, theirs = _export_checkpoints(doc, key, where, tsa_roots, stamped), _kept_checkpoints(kept, key)
     origin = _get(doc, "origin", str, where, False) or ours[0].cp.origin
     for mark in ours + theirs:
         if mark.cp.origin != origin:
@@ -570,11 +627,13 @@ def verify_log(doc: Any, key: VerifierKey, kept: Sequence[tuple[str, str]] = (),
         raise Invalid(f"records from leaf {latest.size} on (seq {walk.records[latest.size]['seq']}) are covered by "
                       f"no signed checkpoint")
     _check_corrections(walk.records)
-    return LogReport(size, walk.tree.root(), len(ours), len(theirs), walk.redacted, latest)
+    return LogReport(size, walk.tree.root(), len(ours), len(theirs), walk.redacted, latest, stamped)
 
 
-def verify_receipt(doc: Any, key: VerifierKey, where: str = "receipt") -> tuple[dict[str, Any], Checkpoint]:
-    """Check a receipt (see the module docstring): the record, at its leaf index, in the signed checkpoint."""
+def verify_receipt(doc: Any, key: VerifierKey, where: str = "receipt", tsa_roots: Sequence[bytes] = ()
+                   ) -> tuple[dict[str, Any], Checkpoint]:
+    """Check a receipt (see the module docstring): the record, at its leaf index, in the signed checkpoint (and
+    the checkpoint's RFC 3161 token, where the receipt carries one)."""
     doc = _object(doc, where, RECEIPT_FORMAT)
     record = _object(_get(doc, "record", dict, where), f"{where}.record")
     index = _get(doc, "leaf_index", int, where)
@@ -599,6 +658,9 @@ def verify_receipt(doc: Any, key: VerifierKey, where: str = "receipt") -> tuple[
         verify_inclusion(leaf, index, cp.size, proof, cp.root)
     except Invalid as e:
         raise Invalid(f"{name} is not shown at leaf {index} of the checkpoint (size {cp.size}): {e}") from None
+    token = _get(doc, "tsa_token", str, where, False)
+    if token is not None:
+        verify_timestamp(token, note, tsa_roots, f"{where}.tsa_token")
     return record, cp
 
 
@@ -616,10 +678,10 @@ def verify_consistency_proof(old_note: str, new_note: str, proof_doc: Any, key: 
     old, new = cps
     doc = _object(proof_doc, labels[2])
     proof = _hashes(doc, "proof", labels[2])
-    for field, cp in (("from", old), ("to", new)):
-        size = _get(doc, field, int, labels[2], False)
+    for name, cp in (("from", old), ("to", new)):
+        size = _get(doc, name, int, labels[2], False)
         if size is not None and size != cp.size:
-            raise Invalid(f"{labels[2]}.{field} is {size} but the checkpoint is of size {cp.size}")
+            raise Invalid(f"{labels[2]}.{name} is {size} but the checkpoint is of size {cp.size}")
     if old.origin != new.origin:
         raise Invalid(f"the checkpoints are of different logs ({old.origin!r}, {new.origin!r})")
     verify_consistency(old.size, new.size, proof, old.root, new.root)
@@ -676,12 +738,26 @@ def _hex(h: bytes) -> str:
     return h.hex()[:16] + "…"
 
 
+def _tsa_roots(args: argparse.Namespace) -> list[bytes]:
+    out = []
+    for path in args.tsa_cert:
+        try:
+            out.append(Path(path).read_bytes())
+        except OSError as e:
+            raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
+    return out
+
+
 def _cmd_log(args: argparse.Namespace, key: VerifierKey) -> str:
     kept = [(path, _read_note(path)) for path in args.checkpoint]
-    report = verify_log(_read_json(args.file), key, kept, where=args.file)
+    report = verify_log(_read_json(args.file), key, kept, where=args.file, tsa_roots=_tsa_roots(args))
     lines = [f"valid: {report.records} records, root {_hex(report.root)}; {report.checkpoints} checkpoints of the "
              f"export verify (latest: size {report.latest.size}, {report.latest.time or 'no time'}); "
              f"{report.kept} kept checkpoints are prefixes of this log"]
+    if report.stamped:
+        checked = "signature checked" if args.tsa_cert else "authority's signature not checked without --tsa-cert"
+        lines.append(f"{len(report.stamped)} checkpoints carry an RFC 3161 time-stamp of their own text ({checked}); "
+                     f"the latest: size {report.stamped[-1][0]} at {report.stamped[-1][1]}")
     if report.redacted:
         lines.append(f"not checked (redacted for this reader, bound only by their leaf hash): seq "
                      f"{', '.join(map(str, report.redacted))}")
@@ -689,7 +765,7 @@ def _cmd_log(args: argparse.Namespace, key: VerifierKey) -> str:
 
 
 def _cmd_receipt(args: argparse.Namespace, key: VerifierKey) -> str:
-    record, cp = verify_receipt(_read_json(args.file), key, where=args.file)
+    record, cp = verify_receipt(_read_json(args.file), key, where=args.file, tsa_roots=_tsa_roots(args))
     return (f"valid: record seq {record.get('seq')} ({record.get('process')} {record.get('trigger')}) is in the log "
             f"{cp.origin} at size {cp.size} ({cp.time or 'no time'})")
 
@@ -719,6 +795,10 @@ def _parser() -> argparse.ArgumentParser:
     cons.set_defaults(run=_cmd_consistency)
     for p in (log, receipt, cons):
         p.add_argument("--key", required=True, metavar="PUBKEY", help="the verifier key, or a file holding it")
+    for p in (log, receipt):
+        p.add_argument("--tsa-cert", action="append", default=[], metavar="PEM_FILE",
+                       help="the RFC 3161 time-stamping authority's CA certificate: its tokens' signatures are "
+                            "checked too (repeatable)")
     return parser
 
 

@@ -116,12 +116,27 @@ class LogSettings(Strict):
     relative to the config file's folder; created by `convenant keys create` or at the first checkpoint);
     `origin`: the log's name, the first line of every checkpoint (the name of a key created from now on);
     `checkpoint_mail_days`: every so many days the latest checkpoint is mailed to every party (0: never);
-    `tsa_url`: an RFC 3161 time-stamping authority that also stamps each checkpoint (none: not stamped)."""
+    `tsa_url`: an RFC 3161 time-stamping authority that also stamps each checkpoint (none: not stamped), and
+    `tsa_certificate` its CA certificate, with which `audit verify` checks the tokens' signatures."""
     key_file: str = "convenant-log.key"
     origin: str | None = None
     checkpoint_mail_days: NonNegative = 0
     tsa_url: str | None = None
     tsa_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 10
+    tsa_certificate: str | None = None     # the authority's CA certificate (PEM): `audit verify` checks its tokens
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the time-stamping authority's URL starts with http:// or https://")
+        return value
+
+    def tsa_certificate_path(self, base_dir: Path) -> Path | None:
+        if self.tsa_certificate is None:
+            return None
+        path = Path(self.tsa_certificate).expanduser()
+        return path if path.is_absolute() else base_dir / path
 
     @field_validator("origin")
     @classmethod

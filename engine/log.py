@@ -31,15 +31,15 @@ from convenant.engine.signing import parse_signer_key, sign_checkpoint, signer_k
 from convenant.verify import (
     LOG_FORMAT,
     RECEIPT_FORMAT,
-    BadInput as VerifyBadInput,
-)
-from convenant.verify import (
     Invalid,
     TreeBuilder,
     VerifierKey,
     node_hash,
     record_leaf_hash,
     verify_checkpoint,
+)
+from convenant.verify import (
+    BadInput as VerifyBadInput,
 )
 
 if TYPE_CHECKING:
@@ -327,7 +327,10 @@ class LogService:
         token = None
         if self.settings.log.tsa_url:
             from convenant.engine import tsa
-            token = tsa.stamp(note, self.settings.log.tsa_url, timeout=self.settings.log.tsa_timeout_seconds)
+            try:
+                token = tsa.stamp(note, self.settings.log.tsa_url, timeout=self.settings.log.tsa_timeout_seconds)
+            except tsa.TsaError as exc:      # the log goes on; this checkpoint has no trusted time
+                log.warning("checkpoint %s without a time-stamp: %s", size, exc)
         with self.store.transaction() as tx:
             if not tx.checkpoints(size):
                 tx.add_checkpoint(size, root.hex(), note, when, token)
@@ -374,8 +377,11 @@ class LogService:
                 raise NotFound(f"record {seq} is not in the log yet", field="seq")
             cp = self._checkpoint_for(tx, leaf[0], size)
             proof = StoredTree(tx, cp["size"]).inclusion_proof(leaf[0], cp["size"])
-        return {"seq": seq, "leaf_index": leaf[0], "leaf_hash": leaf[1], "tree_size": cp["size"],
-                "root": cp["root"], "inclusion_proof": [p.hex() for p in proof], "checkpoint": cp["note"]}
+        out = {"seq": seq, "leaf_index": leaf[0], "leaf_hash": leaf[1], "tree_size": cp["size"],
+               "root": cp["root"], "inclusion_proof": [p.hex() for p in proof], "checkpoint": cp["note"]}
+        if cp.get("tsa_token"):
+            out["tsa_token"] = cp["tsa_token"]
+        return out
 
     def _checkpoint_for(self, tx: UnitOfWork, index: int, size: int | None) -> dict[str, Any]:
         if size is not None:
@@ -421,7 +427,8 @@ class LogService:
                              f"receipt", forbidden=True)
         return {"format": RECEIPT_FORMAT, "record": record, "leaf_index": proof["leaf_index"],
                 "leaf_hash": proof["leaf_hash"], "tree_size": proof["tree_size"],
-                "inclusion_proof": proof["inclusion_proof"], "checkpoint": proof["checkpoint"]}
+                "inclusion_proof": proof["inclusion_proof"], "checkpoint": proof["checkpoint"],
+                **({"tsa_token": proof["tsa_token"]} if "tsa_token" in proof else {})}
 
     # -- the export -------------------------------------------------------------------------------------
     def export(self, readable: Callable[[Iterable[dict[str, Any]]], Iterable[dict[str, Any]]]) -> dict[str, Any]:
@@ -453,6 +460,16 @@ class LogService:
     def _origin_of(self, cps: list[dict[str, Any]]) -> str:
         return cps[-1]["note"].split("\n", 1)[0] if cps else self.origin
 
+    def _leaf_pages(self, size: int) -> Iterator[list[tuple[int, int, str]]]:
+        start = 0
+        while start < size:
+            with self.store.transaction() as tx:
+                page = tx.leaves(start, min(PAGE, size - start))
+            if not page:
+                return
+            yield page
+            start = page[-1][0] + 1
+
     def _leaves(self, size: int) -> Iterator[tuple[int, int, str]]:
         start = 0
         while start < size:
@@ -474,7 +491,11 @@ class LogService:
             leaf_total = tx.leaf_count()
             pending = len(tx.records_after(last_seq, None, PAGE))
         report: dict[str, Any] = {"size": size, "checkpoints": len(cps), "pending": pending}
-        problem = self._check_signatures(cps)
+        try:
+            key: VerifierKey | None = self.key().verifier
+        except NotFound as exc:      # no key file here: the signatures are the independent verifier's to check
+            key, report["signatures"] = None, f"not checked: {exc}"
+        problem = self._check_signatures(cps, key) if key is not None else None
         if problem:
             return {**report, "intact": False, "first_bad": None, "problem": problem}
         marks = sorted(cps, key=lambda c: c["size"])
@@ -493,31 +514,18 @@ class LogService:
 
         if (bad := reach()) is not None:
             return {**report, "intact": False, "first_bad": None, "problem": bad}
-        for index, seq, h in self._leaves(max(size, leaf_total) + 1):
-            bad_seq, bad = None, None
-            with self.store.transaction() as tx:
-                slipped = tx.records_between(prev_seq, seq)
-                row = tx.record_rows([seq]).get(seq)
-            if index != expected:
-                bad_seq, bad = seq, f"leaf {expected} is missing from the log (leaves removed)"
-            elif seq <= prev_seq:
-                bad_seq, bad = seq, f"leaf {index} (seq {seq}) is out of seq order (leaves reordered)"
-            elif slipped:
-                bad_seq = slipped[0]["seq"]
-                bad = (f"record {bad_seq} is in no leaf of the log, though record {seq} after it is (inserted "
-                       f"after the log took in the records around it)")
-            elif row is None:
-                bad_seq, bad = seq, f"record {seq} (leaf {index}) is missing from the history (removed)"
-            elif record_leaf_hash(leaf_record(row)).hex() != h:
-                bad_seq, bad = seq, (f"record {seq} no longer matches its leaf {index} of the log (edited after it "
-                                     f"was logged)")
-            if bad is None:
-                tree.append(bytes.fromhex(h))
-                bad = reach()
-                bad_seq = seq if bad else None
-            if bad is not None:
-                return {**report, "intact": False, "first_bad": bad_seq, "problem": bad}
-            prev_seq, expected = seq, expected + 1
+        for page in self._leaf_pages(max(size, leaf_total) + 1):
+            with self.store.transaction() as tx:      # the records of this page's seqs and any slipped between
+                found = {r["seq"]: r for r in tx.records_between(prev_seq, page[-1][1] + 1)}
+            for index, seq, h in page:
+                bad_seq, bad = _leaf_problem(index, seq, h, expected, prev_seq, found)
+                if bad is None:
+                    tree.append(bytes.fromhex(h))
+                    bad = reach()
+                    bad_seq = seq if bad else None
+                if bad is not None:
+                    return {**report, "intact": False, "first_bad": bad_seq, "problem": bad}
+                prev_seq, expected = seq, expected + 1
         if tree.size != size:
             return {**report, "intact": False, "first_bad": last_seq,
                     "problem": f"the log says {size} leaves but {tree.size} were found (leaves removed at the end)"}
@@ -526,6 +534,16 @@ class LogService:
                     "problem": f"the checkpoint of size {marks[0]['size']} covers more leaves than the log holds "
                                f"({tree.size}): leaves were removed"}
         return {**report, "intact": True, "root": tree.root().hex(), "matched": matched}
+
+    def _tsa_roots(self) -> list[bytes]:
+        path = self.settings.log.tsa_certificate_path(self.settings.base_dir)
+        if path is None:
+            return []
+        try:
+            return [path.read_bytes()]
+        except OSError as exc:
+            raise ConvenantError(f"[log] tsa_certificate {path}: cannot read: {exc.strerror or exc}",
+                                 field="log.tsa_certificate") from None
 
     def audit(self, chain: dict[str, Any]) -> dict[str, Any]:
         """The chains' verdict (storage.store.check_chain) joined with the log's (`verify`): intact only if both
@@ -540,13 +558,7 @@ class LogService:
             out.pop("head", None)
         return out
 
-    def _check_signatures(self, cps: list[dict[str, Any]]) -> str | None:
-        if not cps:
-            return None
-        try:
-            key = self.key().verifier
-        except ConvenantError as exc:
-            return f"the checkpoints' signatures cannot be checked: {exc}"
+    def _check_signatures(self, cps: list[dict[str, Any]], key: VerifierKey) -> str | None:
         for cp in cps:
             try:
                 checked = verify_checkpoint(cp["note"], key)
@@ -557,8 +569,8 @@ class LogService:
             if cp.get("tsa_token"):
                 from convenant.engine import tsa
                 try:
-                    tsa.check(cp["tsa_token"], cp["note"])
-                except Invalid as exc:
+                    tsa.check(cp["tsa_token"], cp["note"], self._tsa_roots())
+                except (Invalid, VerifyBadInput) as exc:
                     return f"the checkpoint of size {cp['size']}: its time-stamp token does not verify: {exc}"
         return None
 
@@ -649,6 +661,25 @@ class LogService:
                                               to_name=contact["name"], subject=self.subject(payload),
                                               payload=payload, kind="checkpoint"))
         return notes
+
+
+def _leaf_problem(index: int, seq: int, leaf: str, expected: int, prev_seq: int, found: dict[int, Any]
+                  ) -> tuple[int | None, str | None]:
+    """What is wrong with one leaf of the log, given the records read around it (`found`, by seq): (seq, why)."""
+    slipped = [s for s in found if prev_seq < s < seq]
+    row = found.get(seq)
+    if index != expected:
+        return seq, f"leaf {expected} is missing from the log (leaves removed)"
+    if seq <= prev_seq:
+        return seq, f"leaf {index} (seq {seq}) is out of seq order (leaves reordered)"
+    if slipped:
+        return min(slipped), (f"record {min(slipped)} is in no leaf of the log, though record {seq} after it is "
+                              f"(inserted after the log took in the records around it)")
+    if row is None:
+        return seq, f"record {seq} (leaf {index}) is missing from the history (removed)"
+    if record_leaf_hash(leaf_record(row)).hex() != leaf:
+        return seq, f"record {seq} no longer matches its leaf {index} of the log (edited after it was logged)"
+    return None, None
 
 
 def _checkpoint_view(cp: dict[str, Any], settings: Settings) -> dict[str, Any]:

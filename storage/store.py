@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any, overload
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
 from convenant.engine import upcast
 from convenant.engine.clock import UTC
 from convenant.engine.errors import BadInput, Conflict, ConvenantError
 from convenant.engine.history import HISTORY_FIELDS
 from convenant.engine.model import Deadline, DeadlineStatus, LogEntry, Notification, Process, Record, Reference
 from convenant.storage import tables as t
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
 
 # Format 1: release 0.1.0's records, one chain over the whole database (chain_head). Format 2: each record is
 # chained to its agreement's previous format-2 record (chain_heads) and commits to the record it corrects.
@@ -418,7 +419,7 @@ class Tx:
         row = self.conn.execute(stmt).first()
         if row is None:
             self.conn.execute(_LOG_STATE_INSERT[self.conn.dialect.name], {"id": 1, "size": 0, "last_seq": 0})
-            row = self.conn.execute(stmt).first()
+            row = self.conn.execute(stmt).one()
         return int(row[0]), int(row[1])
 
     def set_log_state(self, size: int, last_seq: int) -> None:
@@ -623,7 +624,7 @@ class SqlStore:
         for _ in range(500):               # about five seconds of tries, 10 ms apart
             with self.engine.begin() as conn:
                 if conn.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({LOG_LOCK_KEY})")).scalar():
-                    last = conn.execute(sa.text("SELECT last_value, is_called FROM records_seq")).first()
+                    last = conn.execute(sa.text("SELECT last_value, is_called FROM records_seq")).one()
                     return int(last[0]) if last[1] else int(last[0]) - 1
             time.sleep(0.01)
         return 0
