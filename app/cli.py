@@ -727,7 +727,8 @@ def audit_replay(ctx: Ctx) -> None:
     app = ctx.app()
     report = replay(app.service, app.queries, app.fork)
     if report["equal"]:
-        ctx.out(report, f"equal: {report['agreements']} agreements, {report['records']} records replayed"
+        ctx.out(report, f"equal: {report['agreements']} agreements rebuilt from {report['records']} records "
+                        f"({report['entered']} acts entered again)"
                 + (f"; not replayable: {', '.join(report['skipped'])}" if report["skipped"] else ""))
         return
     lines = [f"{d['process']}: {d['field']}: stored {d['stored']!r}, replayed {d['replayed']!r}"

@@ -7,9 +7,11 @@ process and the field. The hash chains and the log (`audit verify`) guard the hi
 derived from it.
 
 What is entered again: the `create` record (which holds the agreement's data file), every trigger a person fired,
-and the acts outside a definition's triggers that have a replayer here (`REPLAYERS`: contacts replaced). What is
-not: the engine's own records (automatic transitions, missed deadlines, escalations, the records of children an
-act opened), which the replay makes again itself - and then compares with the stored ones. An agreement whose
+and the acts outside a definition's triggers that have a replayer here (`REPLAYERS`: contacts replaced), each as
+the corrections recorded since say it should have been (engine/corrections.py). What is not: the engine's own
+records (automatic transitions, missed deadlines, escalations, the records of children an act opened) and
+bookkeeping (corrections, migrations), which the replay makes again itself - and then compares with the stored
+ones, record by record, for an agreement without corrections. An agreement whose
 `create` record predates this release holds no data file: it is listed as not replayable, not as different.
 
 The comparison stops where the database's scheduler last ran (the log's sequencer notes the moment); on a real
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from convenant.engine import upcast
 from convenant.engine.access import root_of
 from convenant.engine.clock import DatabaseClock
+from convenant.engine.corrections import BOOKKEEPING, corrected
+from convenant.engine.corrections import _entry_moment as entry_moment
 from convenant.engine.errors import ConvenantError
 from convenant.engine.pipeline import TriggerRequest
 
@@ -33,7 +37,6 @@ if TYPE_CHECKING:
     from convenant.engine.whatif import Fork
 
 LAST_RUN = "log_last_run"            # meta key: the moment the scheduler (or `clock advance`) last ran (engine/log.py)
-SYSTEM_ROLE = "system"
 # mail that depends on more than the history: a transport's failures, the log's periodic mail
 UNREPLAYED_MAIL = frozenset({"delivery_failed", "checkpoint"})
 DEADLINE_FIELDS = ("due", "status", "met_on", "missed_at", "article", "rule", "moment", "responsible")
@@ -78,18 +81,14 @@ def replay(service: Service, queries: Queries, fork: Callable[[], Fork]) -> dict
     start = _moment(records[0]["recorded_at"]) if records else live_now
     svc.init_database(simulation=True, start=start)
     differences: list[dict[str, Any]] = []
-    skipped: set[str] = set()
+    skipped = {root_of(r["process"]) for r in records
+               if r["trigger"] == "create" and not (r.get("data") or {}).get("agreement")}
+    # the acts as the corrections recorded among them say they should have been (engine/corrections.py), each at
+    # its moment of entry (a date corrected to after its entry: on that date)
+    acts = [(entry_moment(r, service.tz), r) for r in corrected(records) if root_of(r["process"]) not in skipped]
+    corrections = {root_of(r["process"]) for r in records if r["trigger"] in BOOKKEEPING}
     entered = 0
-    for rec in records:
-        root = root_of(rec["process"])
-        if root in skipped:
-            continue
-        if rec["trigger"] == "create" and not (rec.get("data") or {}).get("agreement"):
-            skipped.add(root)
-            continue
-        if not _entered_by_a_person(rec):
-            continue
-        at = _moment(rec["recorded_at"])
+    for at, rec in sorted(acts, key=lambda a: (a[0], a[1]["seq"])):
         if at > svc.now():
             svc.advance_clock(at)
         try:
@@ -101,20 +100,13 @@ def replay(service: Service, queries: Queries, fork: Callable[[], Fork]) -> dict
     end = _moment(last_run) if last_run else (live_now if simulated else None)
     if end is not None and end > svc.now():
         svc.advance_clock(end)
-    differences += _compare_history(records, list(scratch.reads.history()), skipped)
+    differences += _compare_history(records, list(scratch.reads.history()), skipped | corrections)
     differences += _compare_state(queries.reads, scratch.reads, skipped)
     differences += _compare_outbox(queries.reads.outbox(), scratch.reads.outbox(), skipped, end)
     agreements = [p.id for p in queries.reads.roots()]
     return {"equal": not differences, "agreements": len(agreements) - len(skipped), "records": len(records),
             "entered": entered, "skipped": sorted(skipped), "until": end.isoformat() if end else None,
             "differences": differences}
-
-
-def _entered_by_a_person(rec: dict[str, Any]) -> bool:
-    if rec["role"] == SYSTEM_ROLE:
-        return False
-    data = rec.get("data") or {}
-    return not (rec["source"] is None and rec["trigger"] != "create" and "opened_by" in data)
 
 
 def _enter(svc: Service, rec: dict[str, Any]) -> None:
