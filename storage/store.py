@@ -216,10 +216,9 @@ _HEAD_INSERT = {"postgresql": postgresql.insert(t.chain_heads).on_conflict_do_no
 _HEAD_UPDATE = t.chain_heads.update().where(t.chain_heads.c.root == sa.bindparam("r"))
 _RECORD_INSERT = t.records.insert()
 _MAX_SEQ = sa.select(sa.func.coalesce(sa.func.max(t.records.c.seq), 0))
-_NEXTVAL = sa.select(t.records_seq.next_value())
 # the advisory lock between commands drawing a seq (shared) and the sequencer's look at the horizon (exclusive)
 LOG_LOCK_KEY = 0x636F6E76        # "conv"
-_LOG_SHARED = sa.text(f"SELECT pg_advisory_xact_lock_shared({LOG_LOCK_KEY})")
+_LOG_SHARED_NEXTVAL = sa.text(f"SELECT nextval('records_seq') FROM pg_advisory_xact_lock_shared({LOG_LOCK_KEY})")
 _LOG_STATE = sa.select(t.log_state.c.size, t.log_state.c.last_seq).where(t.log_state.c.id == 1)
 _LOG_STATE_LOCKED = _LOG_STATE.with_for_update()
 _LOG_STATE_INSERT = {"postgresql": postgresql.insert(t.log_state).on_conflict_do_nothing(index_elements=["id"]),
@@ -408,8 +407,7 @@ class Tx:
         if self.pg:
             # shared: commands never wait for each other here; the sequencer's brief exclusive look (log_horizon)
             # waits until every command that drew a number before it has committed or rolled back
-            self.conn.execute(_LOG_SHARED)
-            return int(self.conn.execute(_NEXTVAL).scalar_one())
+            return int(self.conn.execute(_LOG_SHARED_NEXTVAL).scalar_one())
         return int(self.conn.execute(_MAX_SEQ).scalar_one()) + 1
 
     # -- the log (engine/log.py: the sequencer, proofs, checkpoints) ------------------------------------
