@@ -303,7 +303,7 @@ def test_history_and_export_formats(cli, tmp_path):
         reader = csv.reader(io.StringIO(text))
         header = next(reader)
         assert header == FIELDS
-        return [dict(zip(header, line)) for line in reader]
+        return [dict(zip(header, line, strict=True)) for line in reader]
 
     expected = [{k: "" if r[k] is None else str(r[k]) for k in FIELDS} for r in rows]
     assert parse(c.run("history", KB, "--format", "csv").out) == expected

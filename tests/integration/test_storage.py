@@ -148,7 +148,7 @@ def test_history_and_verify_stream_in_keyset_pages(db_url: str, tmp_path: Path,
     s.fire(KB, "open_signing", actor="Secretariaat", role="secretariat")
     for party in SIGNATORIES:
         s.fire(KB, "sign", actor=f"namens {party}", role="party", party=party, on="2025-03-01")
-    for i in range(12):
+    for _ in range(12):
         s.fire(KB, "report_progress", actor="Secretariaat", role="secretariat",
                data={"theme": "ruimte", "status": "on_track"})
     page = 5
