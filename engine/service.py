@@ -53,6 +53,15 @@ def _as_json(data: dict[str, Any]) -> Any:
     return json.loads(json.dumps(data, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
 
 
+@dataclass(frozen=True)
+class EngineEntry:
+    """What a record of the engine's own (a deadline missed, a rung of the ladder) says."""
+    trigger: str
+    effective: dt.date
+    reason: str
+    data: dict[str, Any]
+
+
 class Service:
     def __init__(self, store: Store, settings: Settings, workflows: dict[str, WorkflowDefinition],
                  subject: SubjectRenderer, clock: Clock | None = None) -> None:
@@ -168,7 +177,7 @@ class Service:
         reckoned from then, so their reminders and ladders keep their own moments; it is recorded at `now`."""
         f = pipeline.run(self, tx, request, at or now)
         act, system = f.the_act, request.system
-        rec = self._save(tx, f.workflow, act, f.source, f.dest, now, SYSTEM_ROLE if system else request.role)
+        rec = self._save(tx, f, now, SYSTEM_ROLE if system else request.role)
         if act.notices:  # `notify` effects of the definition, in this same transaction
             from convenant.engine.notify import act_notifications
             tx.enqueue(act_notifications(self, f.workflow, act.process, act.root, act.notices, rec), now)
@@ -253,8 +262,9 @@ class Service:
                 out.append((tspec, max(days)))
         return out
 
-    def _save(self, tx: UnitOfWork, wf: WorkflowDefinition, act: rules.Act, source: str, dest: str,
-              now: dt.datetime, role: str) -> Record:
+    def _save(self, tx: UnitOfWork, f: pipeline.Firing, now: dt.datetime, role: str) -> Record:
+        """Write what the fired act collected: children, deadlines, the state and the record."""
+        wf, act, source, dest = f.workflow, f.the_act, f.source, f.dest
         proc, root = act.process, act.root
         # children first: they are new rows, with their own opening effects and deadlines
         for child in act.children:
@@ -422,21 +432,21 @@ class Service:
                 if d.status == "open":
                     d.status = DeadlineStatus.MISSED
                     d.missed_at = at or now
-                    tx.append_record(self._system_record(
-                        proc, root, "deadline_missed", d, (d.due + dt.timedelta(days=1)),
-                        now, f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} "
+                    tx.append_record(self._system_record((proc, root), d, now, EngineEntry(
+                        "deadline_missed", (d.due + dt.timedelta(days=1)),
+                        f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} "
                         f"passed unmet",
                         {"deadline": d.kind, "due": d.due.isoformat(),
-                         **({"subject": d.subject} if d.subject else {})}))
+                         **({"subject": d.subject} if d.subject else {})})))
             elif step.kind == "escalation" and d.status == "missed" and d.met_on is None:
                 notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
-                rec = tx.append_record(self._system_record(
-                    proc, root, "escalate", d, today, now,
+                rec = tx.append_record(self._system_record((proc, root), d, now, EngineEntry(
+                    "escalate", today,
                     f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} missed: "
                     f"escalation level {step.level}",
                     {"deadline": d.kind, "due": d.due.isoformat(), "level": step.level,
                      **({"subject": d.subject} if d.subject else {}), "to": sorted({n.to_addr for n in notes}),
-                     **({} if notes else {"no_recipients": self._why_no_recipients(step.level or 0)})}))
+                     **({} if notes else {"no_recipients": self._why_no_recipients(step.level or 0)})})))
                 for n in notes:
                     n.payload["record_seq"] = rec.seq
                 # a plug-in may keep the rung in the agreement (themes: show's escalation_level)
@@ -457,8 +467,11 @@ class Service:
         return (f"escalation level {level} goes to {body}, but no e-mail address is known for it (neither in the "
                 f"agreement's data nor in config.toml [contacts.{body}]); nobody was notified")
 
-    def _system_record(self, proc: Process, root: Process, trigger: str, d: Deadline, effective: dt.date,
-                       now: dt.datetime, reason: str, data: dict[str, Any]) -> Record:
+    def _system_record(self, where: tuple[Process, Process], d: Deadline, now: dt.datetime,
+                       entry: EngineEntry) -> Record:
+        """The engine's record about deadline `d` of `where` (the process and its agreement)."""
+        proc, root = where
+        trigger, effective, reason, data = entry.trigger, entry.effective, entry.reason, entry.data
         return Record(process=proc.id, root=root.id, trigger=trigger, source=proc.state, dest=proc.state,
                       actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, party=None, effective=effective.isoformat(),
                       recorded_at=iso_moment(now, self.tz), article=d.article, ref=None, reason=reason, data=data)
