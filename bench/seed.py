@@ -116,8 +116,7 @@ def seed_agreements(app, n: int, *, prefix: str = "bench") -> Seeded:
     following = step_at(steps, deadline.step + 1)
     assert step is not None and step.kind == "reminder" and following is not None
     wf = service.workflow(proc.workflow)
-    recipients = len(deadline_notifications(service, wf, wf.process(proc.ptype), proc, proc, deadline, step,
-                                            step.moment))
+    recipients = len(deadline_notifications(service, wf, (proc, proc), deadline, step, step.moment))
     ids = [template] + [f"{prefix}-{i:06d}" for i in range(1, n)]
     proc_row.update(next_auto_at=None)
     dl_row.pop("id")

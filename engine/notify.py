@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from convenant.engine import rules
 from convenant.engine.deadlines import Step, calendar_uid
-from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
+from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.model import Deadline, Notification, Process
 from convenant.engine.plugins import registry
 
@@ -105,8 +105,11 @@ def resolve(service: Mailing, proc: Process, root: Process, who: list[str], on: 
     return unique
 
 
-def deadline_notifications(service: Mailing, wf: WorkflowDefinition, spec: ProcessSpec, proc: Process,
-                           root: Process, d: Deadline, step: Step, now: dt.datetime) -> list[Notification]:
+def deadline_notifications(service: Mailing, wf: WorkflowDefinition, where: tuple[Process, Process], d: Deadline,
+                           step: Step, now: dt.datetime) -> list[Notification]:
+    """The mails of one step of deadline `d` of `where` (the process and its agreement)."""
+    proc, root = where
+    spec = wf.process(proc.ptype)
     today = now.astimezone(service.tz).date()
     dspec = spec.deadline_map.get(d.kind)
     title = dict(dspec.title) if dspec else {"nl": d.kind, "en": d.kind}

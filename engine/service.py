@@ -427,7 +427,7 @@ class Service:
         if step is not None:
             if step.kind == "reminder":
                 if d.status == "open" and today <= d.due:
-                    notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
+                    notes = deadline_notifications(self, wf, (proc, root), d, step, now)
             elif step.kind == "missed":
                 if d.status == "open":
                     d.status = DeadlineStatus.MISSED
@@ -439,7 +439,7 @@ class Service:
                         {"deadline": d.kind, "due": d.due.isoformat(),
                          **({"subject": d.subject} if d.subject else {})})))
             elif step.kind == "escalation" and d.status == "missed" and d.met_on is None:
-                notes = deadline_notifications(self, wf, spec, proc, root, d, step, now)
+                notes = deadline_notifications(self, wf, (proc, root), d, step, now)
                 rec = tx.append_record(self._system_record((proc, root), d, now, EngineEntry(
                     "escalate", today,
                     f"{d.kind} deadline{f' ({d.subject})' if d.subject else ''} of {d.due.isoformat()} missed: "
