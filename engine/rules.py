@@ -122,6 +122,7 @@ class Act:
 
 def resolve_date(expr: DateExpr, settings: Settings, *, fact: Callable[[str], Any],
                  deadline: Callable[[str], dt.date | None], on: dt.date | None) -> dt.date | None:
+    base: dt.date | None
     if expr.date is not None:
         base = expr.date
     elif expr.fact is not None:
@@ -137,7 +138,10 @@ def resolve_date(expr: DateExpr, settings: Settings, *, fact: Callable[[str], An
     days = expr.days
     if isinstance(days, str):
         sign = -1 if days.startswith("-") else 1
-        days = sign * int(settings.param(days.lstrip("-")[1:]))
+        value = settings.param(days.lstrip("-")[1:])
+        if not isinstance(value, int):
+            raise BadInput(f"config.toml key {days!r} is not a number of days", field=days.lstrip("-")[1:])
+        days = sign * value
     due = add_days(add_months(base, expr.months), days)
     if expr.calendar != "calendar_days":
         due = apply_calendar(due, expr.calendar, start=base, extra_rest_days=settings.calendar.extra_rest_days,
@@ -382,7 +386,9 @@ def effect_apply_amendment(act: Act, **_: Any) -> None:
     child = _pending_amendment(act)
     if child is None:
         raise act.refuse("no adopted amendment with a change waits to take effect", "Art. 5.8")
-    change, before, after = child.facts, {}, {}
+    change = child.facts
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
     if change.get("new_ends_on"):
         before["ends_on"], after["ends_on"] = act.root.facts.get("ends_on"), change["new_ends_on"]
         act.root.facts["ends_on"] = change["new_ends_on"]
