@@ -23,7 +23,10 @@ PARAMS = {
     "extend": N_("Extend?"), "new_end": N_("New end date"), "change": N_("Proposed wording"),
     "subject": N_("Subject"), "government": N_("Government"), "layer": N_("Layer"), "theme": N_("Theme"),
     "commitments": N_("Commitments (numbers, like 1,3)"), "status": N_("Progress"), "text": N_("Progress note"),
-    "continue": N_("Continue?"),
+    "continue": N_("Continue?"), "step": N_("Step"), "body": N_("Body that advises or decides"),
+    "accede_name": N_("Acceding government"), "accede_group": N_("Group of the acceding government"),
+    "accede_represented_by": N_("Acceding government represented by"), "leave": N_("Party that leaves"),
+    "name": N_("Name"), "focus_points": N_("Focus points (at most three)"), "decision": N_("Decision"),
 }
 
 OPTIONS = {
@@ -31,7 +34,8 @@ OPTIONS = {
     "province": N_("province"), "water_board": N_("water board"), "municipality": N_("municipality"),
     "consent": N_("consent"), "refuse": N_("refusal"), "adopted": N_("adopted"), "rejected": N_("rejected"),
     "extended": N_("extended"), "not_extended": N_("not extended"), "continued": N_("continued"),
-    "ended": N_("ended"), "end": N_("end"),
+    "ended": N_("ended"), "end": N_("end"), "advice": N_("advice"), "decision": N_("decision"),
+    "continue": N_("continue"), "expand": N_("expand"), "scale_down": N_("scale down"),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from convenant.app.web.forms import trigger_forms
 from convenant.app.web.present import Reader, trigger_title
 from convenant.engine.access import Principal
 from convenant.i18n import localized
@@ -39,12 +40,13 @@ def _rungs(app, who: Principal, root_id: str, reader: Reader) -> dict[tuple, str
 
 def _moves(wf, doc: dict[str, Any]) -> set[str]:
     """Triggers allowed now that move the process on (change its state, or take a signature or a vote); not
-    those only one party may choose to do for itself (withdraw its request, retract its notice)."""
+    those only one party may choose to do for itself (withdraw its request, retract its notice), nor those that
+    also happen by themselves when their time comes (opening the extension decision)."""
     spec = wf.process(doc["type"])
     out = set()
     for name in doc["allowed_triggers"]:
         t = spec.trigger_map[name]
-        if t.own:
+        if t.own or t.automatic is not None:
             continue
         if (t.dest and t.dest != doc["state"]) or t.branches or t.decision:
             out.add(name)
@@ -52,8 +54,6 @@ def _moves(wf, doc: dict[str, Any]) -> set[str]:
 
 
 def todo_items(app, who: Principal, lang: str, within: int, reader: Reader) -> list[dict[str, Any]]:
-    from convenant.app.web.pages import trigger_forms
-
     today = app.service.today()
     items: list[dict[str, Any]] = []
     for root in app.queries.roots(who):

@@ -96,3 +96,18 @@ def test_the_timeline_draws_acts_deadlines_and_today_without_overlap() -> None:
     assert max(labels) < float(root.get("height"))
     english = timeline_svg(marks, dt.date(2025, 6, 2), "en", width=760)
     assert "Today" in english and "31 May 2025" in english and "(missed)" in english
+
+
+def test_every_value_a_form_asks_for_has_words_in_both_languages() -> None:
+    """A trigger's parameters and their options are shown by label, never by the engine's name for them."""
+    from convenant.app.web.i18n import OPTIONS, PARAMS
+
+    missing = []
+    for name, definition in workflows.load_all().items():
+        for spec in definition.processes.values():
+            for t in spec.triggers:
+                for key, pspec in t.params.items():
+                    if not pspec.label and key not in PARAMS:
+                        missing.append(f"{name} {t.name} {key}")
+                    missing += [f"{name} {t.name} {key}={o}" for o in pspec.options or [] if o not in OPTIONS]
+    assert missing == []
