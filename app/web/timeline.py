@@ -2,14 +2,12 @@
 runs down a vertical axis; past acts are round points labelled with their record, deadlines are diamonds filled by
 their status (met, missed, open, cancelled: each also written in its label, so colour is never the only sign),
 the dates of entry into force and of the end are squares, and today is a line across. Labels never overlap: each
-is placed at its date or just under the label before it, with a leader line to its point."""
+mark has a row of its own, in the order of time."""
 from __future__ import annotations
 
 import datetime as dt
 import html
 from dataclasses import dataclass
-
-from babel.dates import format_date as babel_date
 
 from convenant.i18n import deadline_status, format_date, gettext
 
@@ -17,7 +15,6 @@ from convenant.i18n import deadline_status, format_date, gettext
 STATUS_COLOURS = {"met": ("#1e6b34", "#1e6b34"), "missed": ("#b3261e", "#b3261e"), "open": ("#ffffff", "#154273"),
                   "cancelled": ("#ffffff", "#64748b")}
 INK, MUTED, AXIS, ACT = "#0f172a", "#475569", "#64748b", "#154273"
-_CLDR = {"nl": "nl_NL", "en": "en_GB"}
 
 
 @dataclass(frozen=True)
@@ -60,66 +57,65 @@ def _wrap(text: str, width: int, max_lines: int = 2) -> list[str]:
 
 
 def timeline_svg(marks: list[Mark], today: dt.date, lang: str, *, width: int = 760, title: str = "") -> str:
-    """The drawing, `width` px wide (labels wrap to fit it); its height follows from the marks."""
+    """The drawing, `width` px wide (labels wrap to fit it); its height follows from the marks. Every mark has a row
+    of its own in the order of time, and the space between two rows grows with the time between them (the
+    logarithm of the days), so that a busy week stays readable beside a quiet year; today's line lies between the
+    last mark before it and the first after it, and each year is named where it begins."""
+    import math
+
     esc = html.escape
-    marks = grouped(marks)
-    days = [m.day for m in marks] + [today]
-    start, end = min(days), max(days)
-    start = start.replace(day=1)
-    span = max((end - start).days, 30)
-    axis_x, label_x, line_h = 96, 124, 16
+    marks = sorted(grouped(marks), key=lambda m: (m.day, m.kind != "fact", m.seq or 0))
+    axis_x, label_x, line_h = 66, 90, 16
     top = 44 if width >= 600 else 70           # room for the legend, on more lines when narrow
     chars = max(18, int((width - label_x - 8) / 7.2))
-    base_h = max(360, min(1400, span))          # about a pixel a day, within bounds
 
-    def y_of(day: dt.date) -> float:
-        return top + (day - start).days / span * base_h
+    def gap(a: dt.date, b: dt.date) -> float:
+        return min(40.0, 6.0 * math.log2(1 + max(0, (b - a).days)))
 
-    # place the labels: at their date, or below the previous one
-    placed: list[tuple[Mark, float, float, list[str]]] = []
-    cursor = top - 6.0
-    for m in sorted(marks, key=lambda m: (m.day, m.kind != "fact", m.seq or 0)):
+    rows: list[tuple[Mark, float, list[str]]] = []
+    y = float(top)
+    today_y: float | None = None
+    previous: Mark | None = None
+    for m in marks:
         text = m.label
         if m.kind == "deadline" and m.status:
             text += f" ({deadline_status(m.status, lang)})"
         lines = _wrap(f"{format_date(m.day, lang)}: {text}", chars)
-        y = y_of(m.day)
-        ly = max(y, cursor + line_h)
-        placed.append((m, y, ly, lines))
-        cursor = ly + (len(lines) - 1) * line_h + 6
-    height = int(max(top + base_h, cursor) + 30)
+        if previous is not None:
+            room = gap(previous.day, m.day)
+            if today_y is None and previous.day <= today < m.day:
+                today_y = y + room / 2 + 2
+                room = max(room, 14.0)
+            y += room
+        rows.append((m, y, lines))
+        y += (len(lines) - 1) * line_h + line_h + 4
+        previous = m
+    if today_y is None:
+        today_y = (top - 12) if not marks or today < marks[0].day else y + 4
+        y = max(y, today_y + 12)
+    height = int(y + 24)
     heading = title or gettext("Timeline", lang)
     today_label = gettext("Today", lang)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline-svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" role="img" '
              f'aria-labelledby="tl-title-{width}">',
              f'<title id="tl-title-{width}">{esc(heading)}</title>']
-    # month ticks (every month, or every quarter when the span is long)
-    step = 1 if span <= 400 else 3
-    day = start
-    while day <= end + dt.timedelta(days=31):
-        y = y_of(day)
-        if y > top + base_h + 1:
-            break
-        if (day.month - 1) % step == 0:
-            parts.append(f'<line x1="{axis_x - 6}" y1="{y:.1f}" x2="{axis_x}" y2="{y:.1f}" stroke="{AXIS}"/>'
-                         f'<text x="{axis_x - 10}" y="{y + 4:.1f}" font-size="12" text-anchor="end" fill="{MUTED}">'
-                         f'{esc(babel_date(day, "MMM yyyy", locale=_CLDR.get(lang, "nl_NL")))}</text>')
-        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    parts.append(f'<line x1="{axis_x}" y1="{top - 10}" x2="{axis_x}" y2="{top + base_h + 6:.1f}" stroke="{AXIS}" '
+    parts.append(f'<line x1="{axis_x}" y1="{top - 10}" x2="{axis_x}" y2="{height - 14}" stroke="{AXIS}" '
                  f'stroke-width="2"/>')
-    # today
-    ty = y_of(today)
-    parts.append(f'<line x1="8" y1="{ty:.1f}" x2="{width - 8}" y2="{ty:.1f}" stroke="#8a3b00" stroke-width="1.5" '
-                 f'stroke-dasharray="6 4"/>'
-                 f'<text x="8" y="{ty - 5:.1f}" font-size="12" font-weight="bold" fill="#8a3b00">'
+    parts.append(f'<line x1="8" y1="{today_y:.1f}" x2="{width - 8}" y2="{today_y:.1f}" stroke="#8a3b00" '
+                 f'stroke-width="1.5" stroke-dasharray="6 4"/>'
+                 f'<text x="8" y="{today_y - 4:.1f}" font-size="12" font-weight="bold" fill="#8a3b00">'
                  f'{esc(today_label)}</text>')
-    for m, y, ly, lines in placed:
-        parts.append(f'<path d="M{axis_x + 7},{y:.1f} L{label_x - 6},{ly - 4:.1f}" stroke="#cbd5e1" fill="none"/>')
-        parts.append(_point(m, axis_x, y))
+    year = None
+    for m, ry, lines in rows:
+        if m.day.year != year:
+            year = m.day.year
+            parts.append(f'<text x="{axis_x - 12}" y="{ry + 4:.1f}" font-size="12" font-weight="bold" '
+                         f'text-anchor="end" fill="{MUTED}">{year}</text>')
+        parts.append(_point(m, axis_x, ry))
         for i, line in enumerate(lines):
             weight = ' font-weight="bold"' if i == 0 and m.kind == "fact" else ""
-            parts.append(f'<text x="{label_x}" y="{ly + i * line_h:.1f}" font-size="13" fill="{INK}"{weight}>'
+            parts.append(f'<text x="{label_x}" y="{ry + 4.5 + i * line_h:.1f}" font-size="13" fill="{INK}"{weight}>'
                          f'{esc(line)}</text>')
     for i, part in enumerate(_wrap(legend(lang), max(20, int((width - 16) / 6.5)), max_lines=3)):
         parts.append(f'<text x="8" y="{16 + i * 14}" font-size="12" fill="{MUTED}">{esc(part)}</text>')

@@ -91,9 +91,13 @@ def test_the_timeline_draws_acts_deadlines_and_today_without_overlap() -> None:
     body = " ".join(t.text or "" for t in texts)
     assert "Vandaag" in body and "31 mei 2025: Nadere" in body and "verstreken)" in body
     assert "voldaan)" in body
-    labels = sorted(float(t.get("y")) for t in texts if float(t.get("x")) == 124)
+    labels = sorted(float(t.get("y")) for t in texts if float(t.get("x")) == 90)
     assert all(b - a >= 15.9 for a, b in zip(labels, labels[1:], strict=False))     # one line apart at least
     assert max(labels) < float(root.get("height"))
+    # today's line lies between what happened and what is still to come
+    today_y = next(float(ln.get("y1")) for ln in root.iter(f"{SVG}line") if ln.get("stroke") == "#8a3b00")
+    rows = {t.text.split(":")[0]: float(t.get("y")) for t in texts if float(t.get("x")) == 90 and ":" in (t.text or "")}
+    assert rows["31 mei 2025"] < today_y < rows["19 juni 2025"]
     english = timeline_svg(marks, dt.date(2025, 6, 2), "en", width=760)
     assert "Today" in english and "31 May 2025" in english and "(missed)" in english
 
