@@ -120,6 +120,9 @@ def test_an_auditor_sees_the_log_and_the_exports(browser, fresh) -> None:
     records = len(list(fresh.app.queries.history(KB)))
     assert f"Keten intact: {records} vastleggingen" in verdict
     assert page.locator("form.trigger-form").count() == 0
+    log = fresh.app.queries.verify()["log"]
+    checkpoint = page.locator("#checkpoint").inner_text()
+    assert f"het laatste omvat {log['size']} vastleggingen" in checkpoint and log["root"] in checkpoint
     with page.expect_download() as info:
         page.click("#export-all-csv")
     assert open(info.value.path(), encoding="utf-8").read().startswith("seq,process,trigger")
