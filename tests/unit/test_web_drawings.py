@@ -9,11 +9,11 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from convenant import workflows
 from convenant.app.web import diagram
 from convenant.app.web.timeline import Mark, grouped, timeline_svg
 from convenant.engine.diagram import edges, mermaid
-
-from convenant import workflows
 
 SVG = "{http://www.w3.org/2000/svg}"
 
