@@ -75,6 +75,17 @@ def leaf_record(row: Any) -> dict[str, Any]:
     return out
 
 
+class NoLog:
+    """The log of a scratch store (a fork, a replay, a rebuild): it keeps none - no key is read or made, nothing is
+    signed, no checkpoint mail is queued."""
+
+    def step(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        return {}
+
+    def witness(self, payload: dict[str, Any]) -> None:
+        return None
+
+
 # -- the tree over a unit of work's leaves and complete subtrees ---------------------------------------------
 class StoredTree:
     """The log's Merkle tree as stored: leaf hashes and the cache of complete subtrees, read through a unit of

@@ -29,6 +29,7 @@ from convenant.engine.clock import DatabaseClock
 from convenant.engine.corrections import BOOKKEEPING, corrected
 from convenant.engine.corrections import _entry_moment as entry_moment
 from convenant.engine.errors import ConvenantError
+from convenant.engine.log import NoLog
 from convenant.engine.pipeline import TriggerRequest
 
 if TYPE_CHECKING:
@@ -55,13 +56,6 @@ def _update_contacts(svc: Service, rec: dict[str, Any]) -> Any:
 REPLAYERS: dict[str, Replayer] = {"update_contacts": _update_contacts}
 
 
-class _NoLog:
-    """The scratch store keeps no log of its own: no key is read, nothing is signed."""
-
-    def step(self, now: dt.datetime | None = None) -> dict[str, Any]:
-        return {}
-
-
 def _moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
 
@@ -77,7 +71,7 @@ def replay(service: Service, queries: Queries, fork: Callable[[], Fork]) -> dict
     scratch = fork()
     svc = Service(scratch.store, service.settings, service.workflows, subject=service.subject,
                   clock=DatabaseClock(scratch.store))
-    svc.log = _NoLog()  # type: ignore[assignment]
+    svc.log = NoLog()  # type: ignore[assignment]
     start = _moment(records[0]["recorded_at"]) if records else live_now
     svc.init_database(simulation=True, start=start)
     differences: list[dict[str, Any]] = []

@@ -128,6 +128,8 @@ class Rehearsal:
         fork.load(processes=[snap.root, *snap.children], deadlines=[_copy(d) for d in snap.deadlines], now=snap.now)
         self.service = Service(fork.store, service.settings, service.workflows, service.subject,
                                clock=DatabaseClock(fork.store))
+        from convenant.engine.log import NoLog
+        self.service.log = NoLog()  # type: ignore[assignment]   # a fork signs nothing and makes no key
         with fork.store.transaction() as tx:
             DatabaseClock.run_simulated(tx, snap.now)
             if pending:

@@ -412,6 +412,11 @@ class MemoryStore:
     def schema_ready(self) -> bool:
         return True
 
+    def schema_revision(self) -> str | None:
+        """A memory store is always at the newest revision (as storage/store.py names it)."""
+        from convenant.storage.store import head_revision
+        return head_revision()
+
     def dispose(self) -> None:
         """Nothing to release: no connections."""
 

@@ -46,12 +46,10 @@ def list_deadlines(store: SqlStore, *, statuses: tuple[str, ...] | None, due_unt
         return [_deadline(r) for r in conn.execute(stmt).mappings()]
 
 
-def _corrected_by(store: SqlStore, seqs: list[int]) -> dict[int, int]:
-    """The record that corrects each of `seqs` (the latest, where corrected more than once)."""
-    stmt = (sa.select(t.records.c.corrects, t.records.c.seq).where(t.records.c.corrects.in_(seqs))
-            .order_by(t.records.c.seq))
-    with store.reading() as conn:
-        return {row.corrects: row.seq for row in conn.execute(stmt)}
+# the record that corrects a record (the latest, where it was corrected more than once): read with the page itself
+_CORRECTOR = t.records.alias("corrector")
+_CORRECTED_BY = (sa.select(sa.func.max(_CORRECTOR.c.seq)).where(_CORRECTOR.c.corrects == t.records.c.seq)
+                 .scalar_subquery().label("corrected_by"))
 
 
 def history(store: SqlStore, process_id: str | None = None, *, include_children: bool = True,
@@ -60,7 +58,7 @@ def history(store: SqlStore, process_id: str | None = None, *, include_children:
     """Records in recording order, in pages (keyset on seq)."""
     last = 0
     while True:
-        stmt = sa.select(t.records).where(t.records.c.seq > last)
+        stmt = sa.select(t.records, _CORRECTED_BY).where(t.records.c.seq > last)
         if process_id is not None:
             if include_children:
                 stmt = stmt.where(sa.or_(t.records.c.root == process_id, t.records.c.process == process_id))
@@ -76,9 +74,8 @@ def history(store: SqlStore, process_id: str | None = None, *, include_children:
             rows = conn.execute(stmt.order_by(t.records.c.seq).limit(PAGE)).mappings().all()
         if not rows:
             return
-        corrected_by = _corrected_by(store, [row["seq"] for row in rows])
         for row in rows:
-            yield {**record_view(row), "corrected_by": corrected_by.get(row["seq"])}
+            yield {**record_view(row), "corrected_by": row["corrected_by"]}
         last = rows[-1]["seq"]
 
 

@@ -83,6 +83,7 @@ records = sa.Table(
     sa.Column("corrects", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
     sa.Index("ix_records_root_seq", "root", "seq"),
     sa.Index("ix_records_process_seq", "process", "seq"),
+    sa.Index("ix_records_corrects", "corrects"),
 )
 
 # PostgreSQL hands out `records.seq` from this sequence (no lock shared by all writers; a rolled-back command

@@ -32,6 +32,7 @@ BIG = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 def upgrade() -> None:
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.add_column(sa.Column('corrects', BIG, nullable=True))
+        batch_op.create_index('ix_records_corrects', ['corrects'], unique=False)
     op.create_table('chain_heads',
     sa.Column('root', sa.String(length=200), nullable=False),
     sa.Column('seq', BIG, nullable=False),
@@ -81,4 +82,5 @@ def downgrade() -> None:
     op.drop_table('log_leaves')
     op.drop_table('chain_heads')
     with op.batch_alter_table('records', schema=None) as batch_op:
+        batch_op.drop_index('ix_records_corrects')
         batch_op.drop_column('corrects')
