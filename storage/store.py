@@ -377,6 +377,7 @@ class Tx:
         self._wrote(d.next_at)
         values = {**_deadline_values(d), "did": d.id}
         if self._deadline_writes is not None:
+            assert d.id is not None, "a deadline is written before it is updated"
             self._deadline_writes[d.id] = values
         else:
             self.conn.execute(_DEADLINE_UPDATE, values)
@@ -712,6 +713,7 @@ def decode_process(row: Any, references: References) -> tuple[Process, dict[str,
         return p, None
     stored = upcast.upcast_process(fmt, row["data"])
     inline = stored.reference
+    reference: Reference | None
     if inline is not None:
         reference = upcast.load_reference(upcast.REFERENCE_FORMAT, inline, upcast.content_id(inline))
     else:
