@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+from pydantic import Field
+
+from convenant import workflows
 from convenant.engine.accounts import Accounts
 from convenant.engine.clock import DatabaseClock
 from convenant.engine.config import Settings, Strict, check_reminder_kinds, load_settings, settings_from_dict
@@ -26,9 +29,6 @@ from convenant.storage.outbox import OutboxRepo
 from convenant.storage.queries import SqlReadModels, SqlTokens
 from convenant.storage.settings import Database
 from convenant.storage.store import SqlStore, check_url, head_revision
-from pydantic import Field
-
-from convenant import workflows
 
 
 # -- config.toml: the engine's settings joined by the installation's own, each defined where it is used --------

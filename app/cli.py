@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from convenant.engine.clock import UTC, iso_moment, local_date
 from convenant.engine.definitions import ROLES
 from convenant.engine.documents import DocumentFile, document_params
 from convenant.engine.errors import BadInput, ConvenantError
 from convenant.engine.history import to_csv
 from convenant.engine.pipeline import TriggerRequest
-
 from convenant.i18n import DEFAULT_LANG, localized
 
 
@@ -516,7 +516,8 @@ def describe_correction(doc: dict[str, Any]) -> str:
 @run
 def whatif(ctx: Ctx, process_id: str, acts: tuple[str, ...], until: str) -> None:
     """Rehearse acts on a throwaway fork of the agreement: writes nothing, sends nothing."""
-    from convenant.engine.whatif import parse_act, whatif as rehearse
+    from convenant.engine.whatif import parse_act
+    from convenant.engine.whatif import whatif as rehearse
     parsed = [parse_act(a) for a in acts]
     app = ctx.app()
     target = parse_moment(until, "until", app.settings.tz)

@@ -17,12 +17,11 @@ from typing import Any
 
 
 def _product_dirs() -> list[tuple[str, str]]:
+    import convenant
     import convenant.app
     import convenant.engine
     import convenant.notifications
     import convenant.storage
-
-    import convenant
     dirs = [(str(Path(m.__file__).resolve().parent), name) for m, name in (
         (convenant.engine, "convenant.engine"), (convenant.storage, "convenant.storage"),
         (convenant.notifications, "convenant.notifications"), (convenant.app, "convenant.app"))]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
 from convenant.engine.clock import UTC
 from convenant.storage import tables as t
 
@@ -75,9 +76,8 @@ def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
 
 
 def example_data(app) -> dict[str, Any]:
-    from convenant.engine.agreements import read_data_file
-
     from convenant import workflows
+    from convenant.engine.agreements import read_data_file
 
     return read_data_file(workflows.example_file(app.service.workflow("krachtenbundeling")))
 

@@ -20,9 +20,8 @@ def worker_main(url: str, workdir: str, batch_size: int | None, barrier: Any, re
                 block_after: int | None = None, blocked: Any = None) -> None:
     """Run everything due, report {"pid", "ran", "seconds", "cpu"}. With `block_after`: stop dead in the middle
     of the first batch, after that many deadline steps and before its commit, and wait to be killed."""
-    from convenant.engine.service import Service
-
     from bench.seed import open_app
+    from convenant.engine.service import Service
 
     app = open_app(url, Path(workdir), batch_size=batch_size)
     if block_after is not None:
@@ -74,10 +73,9 @@ def race(url: str, workdir: Path, workers: int, *, batch_size: int | None = 200,
 def command_main(url: str, workdir: str, ids: list[str], warm: list[str], barrier: Any, results: Any) -> None:
     """Fire one command on each agreement of `ids` (after a few on `warm`, before the start line); report
     {"pid", "done", "seconds", "cpu", "conflicts"}."""
-    from convenant.engine.errors import Conflict
-
     from bench.commands import fire_report
     from bench.seed import open_app
+    from convenant.engine.errors import Conflict
 
     app = open_app(url, Path(workdir))
     for pid in warm:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from convenant.engine.contacts import Contact, EmailAddress
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.errors import BadInput, invalid
@@ -17,7 +19,6 @@ from convenant.engine.model import Body as BodyData
 from convenant.engine.model import Contact as ContactData
 from convenant.engine.model import Facts, Language, Party, PluginData, Process, Reference
 from convenant.engine.plugins.base import Plugin
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class PartyIn(BaseModel):

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from convenant.engine.contacts import Contact
 from convenant.engine.errors import BadInput
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # The shipped config.toml carries these same values; a kind missing from [reminders] gets them.
 DEFAULT_REMINDERS: dict[str, list[int]] = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from convenant.engine.errors import BadInput
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from convenant.engine.errors import BadInput
 
 
 def _normal(value: str) -> str:

@@ -9,8 +9,9 @@ import datetime as dt
 from functools import cached_property
 from typing import Any, Literal
 
-from convenant.engine.dates import CalendarRule
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from convenant.engine.dates import CalendarRule
 
 ROLES = ("secretariat", "party", "auditor")
 # Text of a definition, in both languages: `title = { nl = "...", en = "..." }` in the TOML. This is THE way a

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_date as babel_date
+
 from convenant.engine.clock import iso_moment
 from convenant.engine.dates import add_days, add_months, atw_end, holiday_name
 from convenant.engine.deadlines import plan
@@ -20,7 +21,6 @@ from convenant.engine.definitions import Call, DateExpr, ProcessSpec, WorkflowDe
 from convenant.engine.errors import NotFound
 from convenant.engine.model import Deadline, Process
 from convenant.engine.rules import last_signature
-
 from convenant.i18n import N_, format_date, gettext, language
 
 if TYPE_CHECKING:

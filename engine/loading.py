@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from convenant.engine.config import Settings
 from convenant.engine.decisions import uncovered
 from convenant.engine.definitions import (
@@ -24,7 +26,6 @@ from convenant.engine.definitions import (
 )
 from convenant.engine.errors import BadInput, invalid
 from convenant.engine.plugins import registry
-from pydantic import ValidationError
 
 Problem = tuple[str, str]          # (field path, message)
 

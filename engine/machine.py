@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
 from transitions import Machine, MachineError
+
+from convenant.engine.definitions import ProcessSpec, WorkflowDefinition
 
 
 class _Attached:

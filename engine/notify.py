@@ -11,7 +11,6 @@ from convenant.engine.deadlines import Step, calendar_uid
 from convenant.engine.definitions import WorkflowDefinition
 from convenant.engine.model import Deadline, Notification, Process
 from convenant.engine.plugins import registry
-
 from convenant.i18n import DEFAULT_LANG, N_, localized, texts
 
 if TYPE_CHECKING:

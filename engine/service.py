@@ -419,7 +419,6 @@ class Service:
             raise NotFound(f"deadline {did} belongs to no process {d.process_id!r}", process=d.process_id)
         root = agreement_of(proc, tx.get_process)
         wf = self.workflow(proc.workflow)
-        spec = wf.process(proc.ptype)
         steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
         step = step_at(steps, d.step)
         today = local_date(now, self.tz)

@@ -28,10 +28,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from convenant.notifications.ics import DeadlineEvent, deadline_calendar
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, nodes
 
 from convenant import i18n
+from convenant.notifications.ics import DeadlineEvent, deadline_calendar
 
 __all__ = [
     "DEFAULT_LANG",

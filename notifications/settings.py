@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from convenant.engine.config import MailPolicy
 from pydantic import Field
+
+from convenant.engine.config import MailPolicy
 
 
 class Mail(MailPolicy):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+
 from convenant.engine.upcast import upcast_payload
 from convenant.storage import tables as t
 from convenant.storage.store import SqlStore, aware, naive

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
+
 from convenant.engine.model import Deadline, Process
 from convenant.storage import tables as t
 from convenant.storage.store import (

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from convenant.app.web import reading
 from convenant.app.web.auth import Unauthenticated, bearer
 from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.history import csv_chunks
 from convenant.engine.pipeline import TriggerRequest
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 router = APIRouter(prefix="/api/v1")
 

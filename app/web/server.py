@@ -10,14 +10,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from convenant.app.bootstrap import explain_failure
-from convenant.app.web import api, pages
-from convenant.engine.errors import BadInput, ConvenantError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from convenant.app.bootstrap import explain_failure
+from convenant.app.web import api, pages
+from convenant.engine.errors import BadInput, ConvenantError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from convenant.engine.agreements import Contact as ContactIn
 from convenant.engine.contacts import email_address
 from convenant.engine.errors import BadInput
@@ -31,8 +33,6 @@ from convenant.engine.model import (
     iso,
 )
 from convenant.engine.plugins.base import DataPart, FromFormat1, Plugin, Topic
-from pydantic import BaseModel, ConfigDict, Field
-
 from convenant.i18n import LANGS, gettext, localized
 
 if TYPE_CHECKING:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from alembic import context
-from convenant.storage.tables import metadata
 from sqlalchemy import create_engine
+
+from convenant.storage.tables import metadata
 
 config = context.config
 

@@ -22,11 +22,10 @@ ERROR_CODES = {400, 401, 403, 404, 409}
 
 class Api:
     def __init__(self, tmp_path: Path) -> None:
+        from convenant import workflows
         from convenant.app.web.server import create_app
         from convenant.engine.agreements import read_data_file
         from convenant.storage.queries import create_token, revoke_token
-
-        from convenant import workflows
 
         self.url = f"sqlite:///{tmp_path / 'convenant.db'}"
         self.app = build_app(self.url, tmp_path, simulation=START)

@@ -399,6 +399,7 @@ def test_mermaid_diagram_has_every_state(cli):
                 assert trig.name in tokens, trig.name
     # without --json the text itself is printed
     from click.testing import CliRunner
+
     from convenant.app.cli import cli as command
     res = CliRunner().invoke(command, ["--config", str(cli.config), "workflows", "show", "stedendriehoek",
                                        "--diagram", "mermaid"])

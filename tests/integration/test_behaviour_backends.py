@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from convenant.engine.errors import NotAllowed
 
+from convenant.engine.errors import NotAllowed
 from tests.conftest import KB, Harness, on_backends
 from tests.unit.test_service_deadlines import *  # noqa: F403
 from tests.unit.test_service_decisions import *  # noqa: F403

@@ -11,7 +11,6 @@ from pathlib import Path
 from convenant.app.bootstrap import build
 from convenant.engine.errors import Conflict
 from convenant.storage import store as store_module
-
 from tests.conftest import Cli, active
 
 K = "krachtenbundeling"

@@ -202,9 +202,10 @@ def test_the_join_is_done_per_page(cli: Cli) -> None:
 
 def test_the_http_api_reads_as_the_token_does(cli: Cli) -> None:
     """GET /api/v1/processes/{id}/history is what `history --json` is, read as the token's role and party."""
+    from fastapi.testclient import TestClient
+
     from convenant.app.bootstrap import build
     from convenant.app.web.server import create_app
-    from fastapi.testclient import TestClient
 
     c = confidential_history(cli)
     tokens = {who: c.run("tokens", "create", "--name", who, "--role", role, *(["--party", party] if party else []))

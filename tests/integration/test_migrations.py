@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
 from convenant.storage.store import make_engine
 from convenant.storage.tables import metadata
-
 from tests.conftest import Cli
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"

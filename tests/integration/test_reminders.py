@@ -6,7 +6,6 @@ import datetime as dt
 from email.utils import getaddresses
 
 from convenant.app.bootstrap import build
-
 from tests.conftest import Cli, active, signed
 
 KB = "krachtenbundeling"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from apscheduler.triggers.date import DateTrigger
-from convenant.app.bootstrap import App, build
-from convenant.engine.scheduler import Worker
 from freezegun import freeze_time
 
+from convenant.app.bootstrap import App, build
+from convenant.engine.scheduler import Worker
 from tests.conftest import Cli
 
 KB = "krachtenbundeling"

@@ -24,6 +24,7 @@ import icalendar
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
 from convenant.notifications.render import message_bytes, render_message
 from convenant.notifications.transports import PermanentFailure, SmtpTransport, TemporaryFailure
 

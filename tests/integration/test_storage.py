@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from convenant.engine.errors import Conflict, NotAllowed
 from convenant.engine.model import Record
 from convenant.storage import queries
 from convenant.storage import tables as t
 from convenant.storage.store import Tx
-
 from tests.conftest import Cli, build_app
 
 KB = "krachtenbundeling"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from convenant.storage.store import make_engine
 
+from convenant.storage.store import make_engine
 from tests.integration.test_migrations import alembic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

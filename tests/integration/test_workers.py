@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from convenant.engine.errors import Conflict
-from convenant.storage import queries
-from convenant.storage.store import Tx
 
 from bench.seed import make_app, seed_agreements, sweep_outcome
 from bench.workers import SPAWN, race, worker_main
+from convenant.engine.errors import Conflict
+from convenant.storage import queries
+from convenant.storage.store import Tx
 
 pytestmark = pytest.mark.postgres
 DUE = 10_000

@@ -6,9 +6,10 @@ import calendar
 import datetime as dt
 
 import pytest
-from convenant.engine.dates import apply_calendar, atw_end, is_atw_rest_day
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from convenant.engine.dates import apply_calendar, atw_end, is_atw_rest_day
 
 D = dt.date
 ONE = dt.timedelta(days=1)

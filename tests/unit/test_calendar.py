@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+
 from convenant.engine.deadlines import calendar_uid
 from convenant.notifications.ics import PRODID, DeadlineEvent, deadline_calendar
 

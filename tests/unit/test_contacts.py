@@ -3,10 +3,11 @@ a sign-up's `--set email=`: the same addresses are refused everywhere, and the e
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from convenant.engine.config import settings_from_dict
 from convenant.engine.contacts import Contact, email_address
 from convenant.engine.errors import BadInput
-from pydantic import ValidationError
 
 NOT_ADDRESSES = [
     "not an address",                      # no @

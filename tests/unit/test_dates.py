@@ -6,6 +6,9 @@ import calendar
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from convenant.engine.config import settings_from_dict
 from convenant.engine.dates import (
     add_days,
@@ -17,8 +20,6 @@ from convenant.engine.dates import (
 )
 from convenant.engine.definitions import DateExpr
 from convenant.engine.rules import resolve_date
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 D = dt.date
 ATW = "algemene_termijnenwet"

@@ -6,12 +6,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from convenant import workflows
 from convenant.app.bootstrap import config_from_dict
 from convenant.engine.config import DEFAULT_REMINDERS, Settings, check_reminder_kinds, settings_from_dict
 from convenant.engine.deadlines import first_step, next_reminder, plan
 from convenant.engine.errors import BadInput
-
-from convenant import workflows
 
 AMS = dt.timezone(dt.timedelta(hours=1))
 AMS_SUMMER = dt.timezone(dt.timedelta(hours=2))

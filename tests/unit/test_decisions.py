@@ -8,6 +8,10 @@ import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convenant import workflows
 from convenant.engine import rules
 from convenant.engine.agreements import agreement_data, read_data_file
 from convenant.engine.config import settings_from_dict
@@ -17,10 +21,6 @@ from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.loading import parse_definition
 from convenant.engine.model import Facts, Process
 from convenant.engine.plugins import registry
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from convenant import workflows
 
 WF = workflows.load_all()["krachtenbundeling"]
 SPECS = {

@@ -7,11 +7,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from convenant.engine.loading import load_definition
-from convenant.engine.errors import BadInput
-from convenant.engine.machine import Machines, ProcessMachine, expand_sources
 
 from convenant import workflows
+from convenant.engine.errors import BadInput
+from convenant.engine.loading import load_definition
+from convenant.engine.machine import Machines, ProcessMachine, expand_sources
 
 # A small definition of our own, so that each test breaks exactly one thing in it.
 TINY = '''

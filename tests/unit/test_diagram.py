@@ -3,10 +3,10 @@ of `workflows show --diagram mermaid` and the drawing of the web pages (state_ch
 from __future__ import annotations
 
 import pytest
-from convenant.engine.definitions import WorkflowDefinition
-from convenant.engine.diagram import Edge, edges, mermaid, state_changes
 
 from convenant import workflows
+from convenant.engine.definitions import WorkflowDefinition
+from convenant.engine.diagram import Edge, edges, mermaid, state_changes
 
 
 def trigger(name: str, source: list[str], **more) -> dict:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from convenant.engine.definitions import DateExpr
 from convenant.engine.errors import NotFound
 from convenant.engine.explain import explain
 from convenant.engine.queries import Queries
-
 from tests.conftest import KB, on_backends
 
 pytestmark = on_backends("memory")

@@ -10,14 +10,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
+from convenant import workflows
 from convenant.engine import rules, upcast
 from convenant.engine.agreements import agreement_data, read_data_file
 from convenant.engine.model import DeadlineStatus, Process
 from convenant.engine.plugins import registry, themes
 from convenant.storage.memory import MemoryStore
 from convenant.storage.store import SqlStore, decode_process, process_values
-
-from convenant import workflows
 
 WF = workflows.load_all()["krachtenbundeling"]
 T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+
 from convenant.engine.history import HISTORY_FIELDS, csv_chunks, to_csv
 
 INTERFACE_FIELDS = ["seq", "process", "trigger", "source", "dest", "actor", "role", "party", "effective",

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from convenant.app.web.auth import COOKIE
 from fastapi.testclient import TestClient
 
 from convenant import workflows
+from convenant.app.web.auth import COOKIE
 from tests.conftest import build_app
 from tests.unit.test_i18n_catalog import foreign_words
 from tests.unit.test_i18n_mail import readable

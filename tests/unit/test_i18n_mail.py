@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from babel.messages.extract import extract_from_dir
-from convenant.notifications.render import TEMPLATES, render_message
 
 from convenant import i18n
+from convenant.notifications.render import TEMPLATES, render_message
 from tests.unit.test_i18n_catalog import foreign_words
 
 NOW = datetime(2025, 3, 27, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))

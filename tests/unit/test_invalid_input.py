@@ -3,9 +3,10 @@ that names the field by its dotted place in the file."""
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ValidationError, model_validator
+
 from convenant.engine.contacts import Contact
 from convenant.engine.errors import BadInput, invalid
-from pydantic import BaseModel, ValidationError, model_validator
 
 
 class Party(BaseModel):

@@ -4,7 +4,6 @@ adoption, in the same transaction, as a recorded migration; every derived deadli
 from __future__ import annotations
 
 from convenant.engine.errors import BadInput, NotAllowed
-
 from tests.conftest import KB, Harness, on_backends
 
 pytestmark = on_backends("memory")

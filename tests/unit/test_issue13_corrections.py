@@ -8,12 +8,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from convenant.engine.corrections import as_recorded_on, correct
-from convenant.engine.errors import BadInput, NotAllowed, NotFound
-from convenant.engine.whatif import Fork
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from convenant.engine.corrections import as_recorded_on, correct
+from convenant.engine.errors import BadInput, NotAllowed, NotFound
+from convenant.engine.whatif import Fork
 from tests.conftest import KB, MAIN_SIGNERS, STCRT, Harness
 
 WHO = {"actor": "Secretariaat CE", "role": "secretariat", "reason": "tikfout in de datum"}

@@ -5,7 +5,6 @@ escalation rungs without recipients, and footnote 3 read whole."""
 from __future__ import annotations
 
 from convenant.engine.errors import NotAllowed
-
 from tests.conftest import KB, STCRT, Harness, on_backends
 
 pytestmark = on_backends("memory")
@@ -188,7 +187,6 @@ def test_an_escalation_rung_without_recipients_says_why(make_harness):
 def _stedendriehoek_data() -> dict:
     from convenant.engine.agreements import read_data_file
     from convenant.workflows import example_file
-
     from tests.conftest import _workflows
     path = example_file(_workflows()["stedendriehoek"])
     assert path is not None

@@ -4,7 +4,6 @@ flagged in the record, not refused (Art. 5.1)."""
 from __future__ import annotations
 
 from convenant.engine.errors import BadInput
-
 from tests.conftest import KB, MAIN_SIGNERS, on_backends
 
 pytestmark = on_backends("memory")

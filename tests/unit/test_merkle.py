@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from convenant.engine import merkle
-from convenant.engine.merkle import MerkleLog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convenant.engine import merkle
+from convenant.engine.merkle import MerkleLog
 from convenant.verify import EMPTY_ROOT, Invalid, TreeBuilder, tree_head, verify_consistency, verify_inclusion
 
 

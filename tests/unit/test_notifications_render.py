@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from freezegun import freeze_time
+
 from convenant.notifications.render import (
     TEMPLATES,
     long_date,
@@ -21,7 +23,6 @@ from convenant.notifications.render import (
     render_message,
     render_subject,
 )
-from freezegun import freeze_time
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2025, 3, 27, 9, 0, tzinfo=AMS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from convenant.notifications.render import render_message
 from convenant.notifications.transports import (
     MaildirTransport,

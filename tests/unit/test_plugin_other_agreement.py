@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from convenant.app.bootstrap import config_from_dict
 from convenant.engine.clock import DatabaseClock, FixedClock
 from convenant.engine.errors import BadInput, NotAllowed

@@ -9,15 +9,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from convenant.engine.agreements import read_data_file
-from convenant.engine.errors import ConvenantError
-from convenant.engine.views import show
-from convenant.storage.queries import history, verify_chain
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from convenant import workflows
+from convenant.engine.agreements import read_data_file
+from convenant.engine.errors import ConvenantError
+from convenant.engine.views import show
+from convenant.storage.queries import history, verify_chain
 from tests.conftest import build_app
 
 KB = "krachtenbundeling"

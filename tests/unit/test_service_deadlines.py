@@ -4,8 +4,8 @@ moment, each message once (idempotency keys), the mail sent by the dispatcher fr
 from __future__ import annotations
 
 import pytest
-from convenant.engine.errors import BadInput, NotAllowed
 
+from convenant.engine.errors import BadInput, NotAllowed
 from tests.conftest import KB, MAIN_SIGNERS, STCRT, on_backends
 
 pytestmark = on_backends("memory")

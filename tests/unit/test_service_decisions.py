@@ -4,8 +4,8 @@ with their response deadlines and the dates each one falls on."""
 from __future__ import annotations
 
 import pytest
-from convenant.engine.errors import BadInput, NotAllowed
 
+from convenant.engine.errors import BadInput, NotAllowed
 from tests.conftest import KB, Harness, on_backends
 
 pytestmark = on_backends("memory")

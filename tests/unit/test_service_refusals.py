@@ -6,8 +6,8 @@ after, and checks that the refusal was logged apart from the history)."""
 from __future__ import annotations
 
 import pytest
-from convenant.engine.errors import BadInput, Conflict, NotAllowed, NotFound
 
+from convenant.engine.errors import BadInput, Conflict, NotAllowed, NotFound
 from tests.conftest import KB, STCRT, Harness, on_backends
 
 pytestmark = on_backends("memory")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from convenant.engine.errors import BadInput, Conflict, NotAllowed
 from convenant.engine.model import Deadline, Facts, Notification, Process, Record
 from convenant.storage.memory import IntegrityError, MemoryReadModels, MemoryStore, MemoryTokens

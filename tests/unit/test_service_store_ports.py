@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 import pytest
+
 from convenant.engine import ports
 from convenant.storage.memory import MemoryOutbox, MemoryReadModels, MemoryStore, MemoryTokens, MemoryTx
 from convenant.storage.outbox import OutboxRepo

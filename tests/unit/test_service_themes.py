@@ -4,7 +4,6 @@ escalation at 0, silence or `stalled` climbs the ladder (working group, DO, BO) 
 from __future__ import annotations
 
 from convenant.engine.errors import BadInput, NotAllowed
-
 from tests.conftest import KB, Harness, on_backends
 
 pytestmark = on_backends("memory")

@@ -10,10 +10,10 @@ import hashlib
 import re
 
 import pytest
-from convenant.engine import signing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from convenant import verify
+from convenant.engine import signing
 from convenant.verify import BadInput, Checkpoint, Invalid
 
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

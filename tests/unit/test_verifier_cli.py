@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from convenant.engine import signing
-from convenant.engine.merkle import MerkleLog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from convenant import verify
+from convenant.engine import signing
+from convenant.engine.merkle import MerkleLog
 from convenant.verify import GENESIS, canonical_json, main, record_leaf_hash
 
 ORIGIN = "secretariaat.example.org/krachtenbundeling"

@@ -7,9 +7,9 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from convenant.app.web import diagram
 
 from convenant import workflows
+from convenant.app.web import diagram
 
 
 @pytest.fixture

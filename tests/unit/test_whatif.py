@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from convenant.engine.errors import BadInput, NotAllowed, NotFound
 from convenant.engine.whatif import Fork, parse_act, whatif
-
 from tests.conftest import KB, moment, on_backends
 
 pytestmark = on_backends("memory")

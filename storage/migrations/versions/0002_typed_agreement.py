@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
 from convenant.engine import upcast
 from convenant.storage.store import decode_process, log_rows, process_values
 
