@@ -28,8 +28,8 @@ def worker_main(url: str, workdir: str, batch_size: int | None, barrier: Any, re
         original = Service._run_deadline
         count = [0]
 
-        def run_then_block(self, tx, did, now):
-            original(self, tx, did, now)
+        def run_then_block(self, tx, did, now, at=None):
+            original(self, tx, did, now, at)
             count[0] += 1
             if count[0] == block_after:
                 blocked.set()

@@ -61,7 +61,8 @@ def to_active(c: Cli) -> None:
     assert (last["source"], last["dest"]) == ("signing", "signed")
 
     doc = c.show()
-    assert doc["state"] == "signed" and doc["in_force"] is True
+    # signed on 20 March, in force from the 21st (Art. 5.3): not yet in force on the signing day (issue 13)
+    assert doc["state"] == "signed" and doc["in_force"] is False
     assert doc["effective_from"] == "2025-03-21" and doc["ends_on"] == "2027-01-01"
     assert all(p["signed_on"] == "2025-03-20" for p in doc["parties"]) and len(doc["parties"]) == 6
     dl = deadlines(c)

@@ -103,7 +103,8 @@ def test_a_year_of_themes_sign_ups_reports_and_the_ladder(cli_any):
     assert by_gov["Provincie Gelderland"]["themes"] == [{"theme": "inkoop", "commitments": [1, 2, 5],
                                                          "on": "2025-04-01"}]
     assert by_gov["Waterschap Vallei en Veluwe"]["vth_target"] == {"due": "2028-12-31", "status": "open"}
-    assert by_gov["Gemeente Apeldoorn"]["vth_target"] == {"due": "2030-12-31", "status": "open"}
+    # VTH afspraak 3 is what has a target (issue 13): Apeldoorn chose afspraak 1 only, so it has none
+    assert by_gov["Gemeente Apeldoorn"]["vth_target"] is None
     assert by_gov["Provincie Utrecht"]["vth_target"] == {"due": "2026-12-31", "status": "open"}
     assert by_gov["Gemeente Deventer"]["vth_target"] is None
 
@@ -204,7 +205,7 @@ def test_a_year_of_themes_sign_ups_reports_and_the_ladder(cli_any):
     targets = {d["subject"]: d for d in c.show()["deadlines"] if d["kind"] == "vth_target"}
     assert targets["Provincie Noord-Brabant"]["status"] == "cancelled"
     assert targets["Waterschap Vallei en Veluwe"]["due"] == "2028-12-31"
-    assert targets["Gemeente Apeldoorn"]["due"] == "2030-12-31"
+    assert "Gemeente Apeldoorn" not in targets        # afspraak 1 only: no target
     c.advance("2026-12-01T09:00:00+01:00")                        # 30 days before: Utrecht only
     assert [to for to, _ in box.new("Implementatie bouwstenen VTH")] == ["vth@provincie-utrecht.example.org"]
     assert c.run("audit", "verify").data["intact"] is True

@@ -25,8 +25,17 @@ RELEASE_DB = FIXTURES / "release-0.1.0.db"
 RELEASE_JSON = json.loads((FIXTURES / "release-0.1.0.json").read_text(encoding="utf-8"))
 
 
+# Triggers this release adds to the Krachtenbundeling (INTERFACE.md, "Change, proof and rehearsal"): an upgraded
+# agreement may offer them beside everything it offered before, and nothing else new.
+NEW_TRIGGERS = {"record_vth_implementation", "record_mandate"}
+
+
 def missing_or_different(old: Any, new: Any, where: str = "") -> list[str]:
     """Where `new` lacks or changes something `old` has (keys `new` adds are allowed)."""
+    if where.endswith(".allowed_triggers") and isinstance(new, list):
+        extra = [t for t in new if t not in old]
+        kept = [t for t in new if t in old]
+        return [] if kept == old and set(extra) <= NEW_TRIGGERS else [f"{where}: {old!r} became {new!r}"]
     if isinstance(old, dict):
         if not isinstance(new, dict):
             return [f"{where or '.'}: {old!r} became {new!r}"]
