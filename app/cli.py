@@ -127,6 +127,19 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
+    """--set KEY=VALUE options as a dict; each key once."""
+    values: dict[str, str] = {}
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise BadInput(f"--set {item!r} is not KEY=VALUE", field="set")
+        if key.strip() in values:
+            raise BadInput(f"--set {key} given twice", field=key.strip())
+        values[key.strip()] = value
+    return values
+
+
 def parse_moment(text: str, field: str, tz) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
@@ -374,14 +387,7 @@ def describe_process(doc: dict[str, Any]) -> str:
 def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, party: str | None, on: str | None,
             ref: str | None, reason: str | None, sets: tuple[str, ...], expect_version: int | None) -> None:
     """Fire a transition."""
-    values: dict[str, str] = {}
-    for item in sets:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise BadInput(f"--set {item!r} is not KEY=VALUE", field="set")
-        if key.strip() in values:
-            raise BadInput(f"--set {key} given twice", field=key.strip())
-        values[key.strip()] = value
+    values = parse_sets(sets)
     if role not in ROLES:
         raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
     if on is not None:
@@ -477,14 +483,7 @@ def correct(ctx: Ctx, process_id: str, seq: int, reason: str, actor: str, role: 
             withdraw: bool, dry_run: bool) -> None:
     """Correct (or withdraw) a recorded act; what follows from it is recomputed."""
     from convenant.engine.corrections import correct as record_correction
-    values: dict[str, str] = {}
-    for item in sets:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise BadInput(f"--set {item!r} is not KEY=VALUE", field="set")
-        if key.strip() in values:
-            raise BadInput(f"--set {key} given twice", field=key.strip())
-        values[key.strip()] = value
+    values = parse_sets(sets)
     app = ctx.app()
     report = record_correction(app.service, app.queries.reads, app.fork, process_id, seq, sets=values,
                                withdraw=withdraw, who={"actor": actor, "role": role, "reason": reason},
