@@ -138,6 +138,13 @@ def safe_next(target: str | None) -> str:
         else "/"
 
 
+def visible_process(app, who: Principal, pid: str) -> tuple[dict[str, Any], Any]:
+    """What `show` returns of a process the principal may see (404 before 403), with its workflow."""
+    app.queries.require_visible(who, pid)
+    doc = app.queries.show(pid, who.role, who.party)
+    return doc, app.service.workflow(doc["workflow"])
+
+
 def processes_of(queries, who: Principal) -> list[Any]:
     """Every process the principal may see: roots and their children, in id order."""
     out = []
@@ -269,9 +276,7 @@ def process_page(request: Request, who: Principal, pid: str, *, status: int = 20
                  failed: dict[str, Any] | None = None) -> Response:
     app = convenant(request)
     lang = lang_of(request)
-    app.queries.require_visible(who, pid)
-    doc = app.queries.show(pid, who.role, who.party)
-    wf = app.service.workflow(doc["workflow"])
+    doc, wf = visible_process(app, who, pid)
     spec = wf.process(doc["type"])
     reader = Reader(app, lang)
     names = {p["id"]: p["name"] for p in doc["parties"]}
@@ -357,9 +362,7 @@ def report_html(request: Request, who: Principal, pid: str) -> str:
     verdict, from the same template for the browser's print and for WeasyPrint."""
     app = convenant(request)
     lang = lang_of(request)
-    app.queries.require_visible(who, pid)
-    doc = app.queries.show(pid, who.role, who.party)
-    wf = app.service.workflow(doc["workflow"])
+    doc, wf = visible_process(app, who, pid)
     reader = Reader(app, lang)
     for d in doc["deadlines"] + [d for c in doc["children"] for d in c["deadlines"]]:
         d["title"] = reader.deadline_title(d["process"], d["kind"], d.get("subject"))
@@ -489,9 +492,7 @@ def decision(request: Request, pid: str) -> Response:
     who = page_user(request)
     app = convenant(request)
     lang = lang_of(request)
-    app.queries.require_visible(who, pid)
-    doc = app.queries.show(pid, who.role, who.party)
-    wf = app.service.workflow(doc["workflow"])
+    doc, wf = visible_process(app, who, pid)
     reader = Reader(app, lang)
     decisions = decision_rows(app, reader, doc, lang)
     for c in doc["children"]:
