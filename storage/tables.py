@@ -25,6 +25,8 @@ processes = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     # the format of `data` (engine/upcast.py); rows written before the column existed are format 1
     sa.Column("format", sa.Integer, nullable=False, server_default=sa.text("1")),
+    # the version of the workflow definition the process runs under (`convenant migrate` moves it)
+    sa.Column("definition_version", sa.Integer, nullable=False, server_default=sa.text("1")),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("next_auto_at", sa.DateTime, nullable=True),
