@@ -172,7 +172,8 @@ def build(given_config: str | None = None, *, clock: Clock | None = None,
     defs = workflows.load_all()
     check_reminder_kinds(settings, {d.kind for wf in defs.values() for p in wf.processes.values()
                                     for d in p.deadlines})
-    store = SqlStore(settings.database.resolved_url(settings.base_dir), echo=settings.database.echo)
+    store = SqlStore(settings.database.resolved_url(settings.base_dir), echo=settings.database.echo,
+                     synchronous=settings.database.sqlite_synchronous)
     service = Service(store, settings, defs, subject=render_subject, clock=DatabaseClock(store, real=clock))
     queries = Queries(SqlReadModels(store), service)
     accounts = Accounts(SqlTokens(store), service.clock, queries)

@@ -155,7 +155,15 @@ def _last_head(heads: dict[str, tuple[str, int, int]], legacy: str) -> str:
     return max(heads.values(), key=lambda h: h[1])[0] if heads else legacy
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+SYNCHRONOUS = ("full", "normal")
+
+
+def make_engine(url: str, echo: bool = False, synchronous: str = "full") -> Engine:
+    """`synchronous` (SQLite, [database] sqlite_synchronous): FULL by default, so that a committed command
+    survives a power failure (WAL with NORMAL may lose the last commits)."""
+    if synchronous not in SYNCHRONOUS:
+        raise BadInput(f"[database] sqlite_synchronous {synchronous!r} is not one of {', '.join(SYNCHRONOUS)}",
+                       field="database.sqlite_synchronous")
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, echo=echo, connect_args={"timeout": 60, "isolation_level": None})
 
@@ -164,7 +172,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cur = dbapi_conn.cursor()
             if ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -583,9 +591,9 @@ class Tx:
 
 
 class SqlStore:
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, *, synchronous: str = "full") -> None:
         self.url = url
-        self.engine = make_engine(url, echo)
+        self.engine = make_engine(url, echo, synchronous)
         self.is_postgres = self.engine.dialect.name == "postgresql"
 
     @contextmanager
