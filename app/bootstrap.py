@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field
 
 from convenant import workflows
+from convenant.app.oidc_config import Auth
 from convenant.engine.accounts import Accounts
 from convenant.engine.clock import DatabaseClock
 from convenant.engine.config import Settings, Strict, check_reminder_kinds, load_settings, settings_from_dict
@@ -43,6 +44,7 @@ class Config(Settings):
     database: Database = Field(default_factory=Database)
     mail: Mail = Field(default_factory=Mail)
     web: Web = Field(default_factory=Web)
+    auth: Auth = Field(default_factory=Auth)       # sign-in through an OpenID Connect provider (app/oidc_config.py)
 
 
 def load_config(path: str | os.PathLike | None) -> Config:
