@@ -23,8 +23,8 @@ from convenant.engine import upcast
 from convenant.engine.access import agreement_of, root_of
 from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.dates import parse_date
-from convenant.engine.deadlines import plan
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
+from convenant.engine.migrate import MIGRATE, enter_migration, future_reminders
 from convenant.engine.model import Deadline, DeadlineStatus, Process, Record
 from convenant.engine.pipeline import TriggerRequest
 
@@ -37,7 +37,7 @@ CORRECT = "correct"
 SYSTEM_ROLE = "system"
 ACT_TIME = dt.time(12, 0)          # a corrected date after its entry: entered again at noon of that date
 RECORD_FIELDS = {"on": "effective", "ref": "ref", "party": "party"}   # --set keys that are fields of the record
-BOOKKEEPING = frozenset({CORRECT, "migrate"})                         # records that are no acts to enter again
+BOOKKEEPING = frozenset({CORRECT})                                   # records that are no acts to enter again
 
 
 class _NoLog:
@@ -93,6 +93,8 @@ def enter(svc: Service, rec: dict[str, Any]) -> None:
     data = rec.get("data") or {}
     if rec["trigger"] == "create":
         svc.create_agreement(data["workflow"], data["agreement"], actor=rec["actor"], pid=rec["process"])
+    elif rec["trigger"] == MIGRATE:            # entered again at its moment, but never corrected itself
+        enter_migration(svc, rec)
     elif rec["trigger"] == "update_contacts":
         language = (data.get("language") or {}).get("after")
         svc.update_contacts(rec["process"], rec["party"], (data.get("contacts") or {}).get("after") or [],
@@ -149,15 +151,6 @@ def _deadlines(tx: Any, procs: Iterable[str]) -> dict[tuple[str, str, str | None
     for rows in out.values():
         rows.sort(key=lambda d: (d.created_at, d.id or 0))
     return out
-
-
-def _reminders(service: Service, d: Deadline | None, now: dt.datetime) -> set[str]:
-    """The reminder moments of `d` still to come (none once it is no longer awaited)."""
-    if d is None or not d.awaited or d.next_at is None:
-        return set()
-    steps = plan(d.kind, d.due, d.created_at, service.settings, moment=d.moment)
-    return {iso_moment(s.moment, service.tz) for s in steps[max(d.step, 0):]
-            if s.kind == "reminder" and s.moment > now}
 
 
 def _facts(p: Process) -> dict[str, Any]:
@@ -236,7 +229,7 @@ class Plan:
         if same:
             return
         change: dict[str, Any] = {"what": name, "before": before, "after": after}
-        was, will = _reminders(self.service, a, self.now), _reminders(self.service, new, self.now)
+        was, will = future_reminders(self.service, a, self.now), future_reminders(self.service, new, self.now)
         if was - will:
             change["reminders_withdrawn"] = sorted(was - will)
         if will - was:
@@ -299,6 +292,10 @@ def _the_record(rows: list[dict[str, Any]], seq: int, root_id: str) -> dict[str,
     rec = found[0]
     if rec["trigger"] == "create":
         raise NotAllowed(f"seq {seq} enters the agreement (bookkeeping): it is corrected by an amendment, not here",
+                         process=root_id)
+    if rec["trigger"] == MIGRATE:
+        raise NotAllowed(f"seq {seq} migrated the agreement to another version of its definition: it is undone "
+                         f"by migrating back (convenant migrate {root_id} --to VERSION), not corrected",
                          process=root_id)
     if not entered_by_a_person(rec):
         raise NotAllowed(f"seq {seq} ({rec['trigger']}) was recorded by the engine or is a correction itself: "

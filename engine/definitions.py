@@ -9,11 +9,11 @@ import datetime as dt
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from convenant.engine.dates import CalendarRule
 
-ROLES = ("secretariat", "party", "auditor")
+ROLES = ("secretariat", "party", "auditor", "administrator")   # administrator: accounts and tokens only
 # Text of a definition, in both languages: `title = { nl = "...", en = "..." }` in the TOML. This is THE way a
 # definition carries language (the code's own words are gettext msgids instead); read it with
 # convenant.i18n.localized(text, lang), which falls back to Dutch. See README.md, section Translation.
@@ -209,9 +209,57 @@ class ProcessSpec(Strict):
         return {d.kind: d for d in self.deadlines}
 
 
+class ProcessMapping(Strict):
+    """Where one process type's states and deadline kinds go when a process moves between two versions: a name
+    not listed stays itself (it must exist in the target); `cancel` lists deadline kinds that have no place in
+    the target and are cancelled, `add` the kinds the target opens on the way where their date can be computed,
+    in the states of `add_in` (state names or "@group" of the target; all non-final states when empty)."""
+    states: dict[str, str] = Field(default_factory=dict)
+    deadlines: dict[str, str] = Field(default_factory=dict)
+    cancel: list[str] = Field(default_factory=list)
+    add: list[str] = Field(default_factory=list)
+    add_in: list[str] = Field(default_factory=list)
+
+
+class MigrationSpec(Strict):
+    """How a running process moves from version `from` of its definition to the version whose file holds this
+    table (`convenant migrate`, engine/migrate.py)."""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_version: int = Field(alias="from")
+    article: str
+    title: Text = Field(default_factory=dict)
+    processes: dict[str, ProcessMapping] = Field(default_factory=dict)
+
+    def mapping(self, ptype: str) -> ProcessMapping:
+        return self.processes.get(ptype) or ProcessMapping()
+
+
+class WorkflowRef(str):
+    """A workflow's name as a process names it, carrying the version of the definition the process runs under
+    (the row's `definition_version`). It is the name wherever a string is wanted; `Service.workflow` reads the
+    version to give the definition of that version."""
+    version: int | None
+
+    def __new__(cls, name: str, version: int | None = None) -> WorkflowRef:
+        ref = super().__new__(cls, name)
+        ref.version = version
+        return ref
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WorkflowRef, (str(self), self.version))
+
+
+def version_of(workflow: str) -> int | None:
+    """The definition version a process's workflow name carries (None: the one new processes get)."""
+    return getattr(workflow, "version", None)
+
+
 class WorkflowDefinition(Strict):
     name: str
     version: int
+    # how a process of another version moves to this one (`convenant migrate`); more versions of the same
+    # definition live beside its file in versions/NAME.vN.toml (engine/loading.py)
+    migrations: list[MigrationSpec] = Field(default_factory=list)
     title: Text
     article: str
     root: str
@@ -222,6 +270,7 @@ class WorkflowDefinition(Strict):
     # Where the agreement says who represents whom (a represented party acting directly is refused citing it).
     parties_article: str = "Partijen (aanhef)"
     source_file: str | None = None
+    _versions: dict[int, WorkflowDefinition] = PrivateAttr(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -236,3 +285,28 @@ class WorkflowDefinition(Strict):
 
     def process(self, ptype: str) -> ProcessSpec:
         return self.processes[ptype]
+
+    # -- versions ------------------------------------------------------------------------------------------
+    @property
+    def ref(self) -> WorkflowRef:
+        """The name a process of this version carries."""
+        return WorkflowRef(self.name, self.version)
+
+    @property
+    def versions(self) -> dict[int, WorkflowDefinition]:
+        """Every version of this definition known beside it, this one included, by number."""
+        return {self.version: self, **self._versions}
+
+    def at_version(self, version: int | None) -> WorkflowDefinition | None:
+        if version is None or version == self.version:
+            return self
+        return self._versions.get(version)
+
+    def attach_versions(self, others: dict[int, WorkflowDefinition]) -> None:
+        """Make the other versions of this definition known to it (and to each other): done once at loading."""
+        every = {self.version: self, **others}
+        for wf in every.values():
+            wf._versions = {n: v for n, v in every.items() if n != wf.version}
+
+    def migration_from(self, version: int) -> MigrationSpec | None:
+        return next((m for m in self.migrations if m.from_version == version), None)

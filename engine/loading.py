@@ -30,8 +30,34 @@ from convenant.engine.plugins import registry
 Problem = tuple[str, str]          # (field path, message)
 
 
+VERSIONS_DIR = "versions"        # beside a definition file: versions/NAME.vN.toml, its other versions
+
+
 def load_definition(path: str | Path) -> WorkflowDefinition:
-    file = Path(path)
+    """A definition file, with the other versions of the same definition kept beside it (versions/NAME.vN.toml):
+    the file itself is the version new agreements are made under; a running one moves to another with
+    `convenant migrate`, along the `[[migrations]]` table of the version it moves to."""
+    wf = _load_one(Path(path))
+    folder = Path(path).parent / VERSIONS_DIR
+    others: dict[int, WorkflowDefinition] = {}
+    for file in sorted(folder.glob(f"{wf.name}.v*.toml")) if folder.is_dir() else []:
+        other = _load_one(file)
+        if other.name != wf.name:
+            raise BadInput(f"{file}: field 'name': a version of {wf.name!r} must have the same name, not "
+                           f"{other.name!r}", field="name")
+        if other.version == wf.version or other.version in others:
+            raise BadInput(f"{file}: field 'version': version {other.version} of {wf.name!r} is defined twice",
+                           field="version")
+        others[other.version] = other
+    every = {wf.version: wf, **others}
+    for version in every.values():
+        for field, message in check_migrations(version, every):
+            raise BadInput(f"{version.source_file}: field {field!r}: {message}", field=field)
+    wf.attach_versions(others)
+    return wf
+
+
+def _load_one(file: Path) -> WorkflowDefinition:
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -49,6 +75,43 @@ def parse_definition(raw: dict, source: str) -> WorkflowDefinition:
     for field, message in check_references(wf):
         raise BadInput(f"{source}: field {field!r}: {message}", field=field)
     return wf
+
+
+def check_migrations(wf: WorkflowDefinition, every: dict[int, WorkflowDefinition]) -> list[Problem]:
+    """A `[[migrations]]` table names a version that exists, and states and deadline kinds each side knows.
+    Whether a running process finds a place for all of its states and open deadlines is judged when it is
+    migrated (engine/migrate.py): a mapping may leave out what a process can no longer be in."""
+    problems: list[Problem] = []
+    for i, mig in enumerate(wf.migrations):
+        where = f"migrations[{i}]"
+        source = every.get(mig.from_version)
+        if source is None or mig.from_version == wf.version:
+            problems.append((f"{where}.from", f"no other version {mig.from_version} of {wf.name!r} (known: "
+                             f"{', '.join(str(n) for n in sorted(every))})"))
+            continue
+        for ptype, mapping in mig.processes.items():
+            pw = f"{where}.processes.{ptype}"
+            if ptype not in wf.processes or ptype not in source.processes:
+                problems.append((pw, f"process type {ptype!r} is not in both versions"))
+                continue
+            old, new = source.process(ptype), wf.process(ptype)
+            problems += [(f"{pw}.states.{a}", f"version {mig.from_version} has no state {a!r}")
+                         for a in mapping.states if a not in old.states]
+            problems += [(f"{pw}.states.{a}", f"version {wf.version} has no state {b!r}")
+                         for a, b in mapping.states.items() if b not in new.states]
+            problems += [(f"{pw}.deadlines.{a}", f"version {mig.from_version} has no deadline {a!r}")
+                         for a in [*mapping.deadlines, *mapping.cancel] if a not in old.deadline_map]
+            problems += [(f"{pw}.deadlines.{a}", f"version {wf.version} has no deadline {b!r}")
+                         for a, b in mapping.deadlines.items() if b not in new.deadline_map]
+            problems += [(f"{pw}.add", f"version {wf.version} has no deadline {k!r}")
+                         for k in mapping.add if k not in new.deadline_map]
+            problems += [(f"{pw}.add_in", f"version {wf.version} has no state {s!r}")
+                         for s in mapping.add_in if not s.startswith("@") and s not in new.states]
+            problems += [(f"{pw}.add_in", f"version {wf.version} has no state group {s!r}")
+                         for s in mapping.add_in if s.startswith("@") and s[1:] not in wf.groups]
+        problems += [(f"{where}.processes", f"process type {p!r} of version {mig.from_version} is not in "
+                      f"version {wf.version}") for p in source.processes if p not in wf.processes]
+    return problems
 
 
 def check_references(wf: WorkflowDefinition) -> list[Problem]:

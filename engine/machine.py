@@ -66,10 +66,10 @@ class Machines:
     """The machines of all loaded definitions, built once."""
 
     def __init__(self) -> None:
-        self._machines: dict[tuple[str, str], ProcessMachine] = {}
+        self._machines: dict[tuple[str, int, str], ProcessMachine] = {}
 
     def get(self, wf: WorkflowDefinition, ptype: str) -> ProcessMachine:
-        key = (wf.name, ptype)
+        key = (wf.name, wf.version, ptype)        # each version of a definition its own machine
         if key not in self._machines:
             self._machines[key] = ProcessMachine(wf, ptype)
         return self._machines[key]

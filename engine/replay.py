@@ -7,10 +7,11 @@ process and the field. The hash chains and the log (`audit verify`) guard the hi
 derived from it.
 
 What is entered again: the `create` record (which holds the agreement's data file), every trigger a person fired,
-and the acts outside a definition's triggers that have a replayer here (`REPLAYERS`: contacts replaced), each as
+and the acts outside a definition's triggers that have a replayer here (`REPLAYERS`: contacts replaced, a
+migration to another definition version), each as
 the corrections recorded since say it should have been (engine/corrections.py). What is not: the engine's own
 records (automatic transitions, missed deadlines, escalations, the records of children an act opened) and
-bookkeeping (corrections, migrations), which the replay makes again itself - and then compares with the stored
+bookkeeping (corrections), which the replay makes again itself - and then compares with the stored
 ones, record by record, for an agreement without corrections. An agreement whose
 `create` record predates this release holds no data file: it is listed as not replayable, not as different.
 
@@ -52,8 +53,13 @@ def _update_contacts(svc: Service, rec: dict[str, Any]) -> Any:
                                actor=rec["actor"], role=rec["role"], language=language, reason=rec.get("reason"))
 
 
+def _migrate(svc: Service, rec: dict[str, Any]) -> Any:
+    from convenant.engine.migrate import enter_migration
+    return enter_migration(svc, rec)
+
+
 # acts recorded outside a definition's triggers, and how to enter each again (a new kind registers here)
-REPLAYERS: dict[str, Replayer] = {"update_contacts": _update_contacts}
+REPLAYERS: dict[str, Replayer] = {"update_contacts": _update_contacts, "migrate": _migrate}
 
 
 def _moment(text: str) -> dt.datetime:

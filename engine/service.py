@@ -14,7 +14,7 @@ from convenant.engine.access import Attempt, agreement_of, authorise
 from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.config import Settings
 from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
-from convenant.engine.definitions import ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition
+from convenant.engine.definitions import ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition, version_of
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.machine import Machines, expand_sources
 from convenant.engine.model import Deadline, DeadlineStatus, Notification, Process, Record
@@ -117,11 +117,18 @@ class Service:
 
     # -- definitions --------------------------------------------------------------------------------
     def workflow(self, name: str) -> WorkflowDefinition:
+        """The definition by name: the version new agreements are made under, or - for a process's workflow,
+        which carries the version it runs under (engine/definitions.py WorkflowRef) - that version."""
         try:
-            return self.workflows[name]
+            wf = self.workflows[name]
         except KeyError:
             raise BadInput(f"unknown workflow {name!r}; known: {', '.join(sorted(self.workflows))}",
                            field="workflow") from None
+        found = wf.at_version(version_of(name))
+        if found is None:
+            raise BadInput(f"workflow {name!r} has no version {version_of(name)}; known: "
+                           f"{', '.join(str(v) for v in sorted(wf.versions))}", field="workflow")
+        return found
 
     # -- creating an agreement ----------------------------------------------------------------------
     def create_agreement(self, workflow: str, data: dict[str, Any], *, actor: str = "secretariat",
@@ -140,6 +147,7 @@ class Service:
             spec = wf.process(wf.root)
             proc = new.process(pid, wf, state=spec.initial, created_at=now,
                                entered_at=now.astimezone(self.tz).replace(microsecond=0))
+            proc.workflow = wf.ref          # the definition version it runs under
             act = self._act(None, wf=wf, spec=spec, proc=proc, root=proc, now=now)
             act.actor, act.role = actor, "secretariat"
             registry.run_effects(act, spec.on_create)
@@ -268,6 +276,7 @@ class Service:
         proc, root = act.process, act.root
         # children first: they are new rows, with their own opening effects and deadlines
         for child in act.children:
+            child.workflow = wf.ref     # a child runs under its agreement's definition version
             cspec = wf.process(child.ptype)
             cact = self._act(act, wf=wf, spec=cspec, proc=child, root=root, now=act.now)   # `at` of a late act
             registry.run_effects(cact, cspec.on_create)
@@ -476,6 +485,15 @@ class Service:
                       recorded_at=iso_moment(now, self.tz), article=d.article, ref=None, reason=reason, data=data)
 
     # -- acts outside a definition's triggers -------------------------------------------------------------
+    def migrate(self, pid: str, to: str | int, *, actor: str = "secretariat", role: str = "secretariat",
+                reason: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """Move agreement `pid` and its children to version `to` of their workflow definition: one unit of work,
+        one `migrate` record naming both versions and the diff (engine/migrate.py). `dry_run`: the same answer,
+        nothing written. Bad `to` is BadInput (field `to`); a mapping that leaves a state or an open deadline
+        without a place is NotAllowed naming it."""
+        from convenant.engine.migrate import migrate
+        return migrate(self, pid, to, actor=actor, role=role, reason=reason, dry_run=dry_run)
+
     def update_contacts(self, pid: str, party: str, contacts: list[dict[str, Any]], *, actor: str, role: str,
                         language: str | None = None, reason: str | None = None) -> dict[str, Any]:
         """The secretariat replaces a party's contacts (who receives its mail, in which language): one unit of

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from convenant.engine import upcast
 from convenant.engine.clock import UTC
+from convenant.engine.definitions import WorkflowRef, version_of
 from convenant.engine.errors import BadInput, Conflict, ConvenantError
 from convenant.engine.history import HISTORY_FIELDS
 from convenant.engine.model import Deadline, DeadlineStatus, LogEntry, Notification, Process, Record, Reference
@@ -316,7 +317,7 @@ class Tx:
             rid, content = upcast.identify(p.reference)
             self._store_reference(rid, content, now)
         self.conn.execute(t.processes.insert().values(
-            id=p.id, workflow=p.workflow, ptype=p.ptype, parent_id=p.parent_id, root_id=p.root_id or p.id,
+            id=p.id, workflow=str(p.workflow), ptype=p.ptype, parent_id=p.parent_id, root_id=p.root_id or p.id,
             state=p.state, final=p.final, version=1, created_at=naive(p.created_at), updated_at=naive(now),
             next_auto_at=naive(p.next_auto_at), **process_values(p)))
         self._write_log(p)
@@ -711,7 +712,9 @@ def cached_reference(rid: str, fetch: Fetch) -> Reference:
 def decode_process(row: Any, references: References) -> tuple[Process, dict[str, Any] | None]:
     """The typed process of a row of any format, and the reference content the row kept inline (an older format
     did; it is to be stored when the process is next written), else None."""
-    p = Process(id=row["id"], workflow=row["workflow"], ptype=row["ptype"], state=row["state"],
+    # the workflow's name carries the definition version the process runs under (rows before 0004: 1)
+    workflow = WorkflowRef(row["workflow"], row.get("definition_version") or 1)
+    p = Process(id=row["id"], workflow=workflow, ptype=row["ptype"], state=row["state"],
                 created_at=utc(row["created_at"]), version=row["version"], parent_id=row["parent_id"],
                 root_id=row["root_id"], next_auto_at=aware(row["next_auto_at"]), final=row["final"])
     fmt = row.get("format") or 1
@@ -737,8 +740,9 @@ def _process(row: Any, references: References) -> Process:
 
 
 def process_values(p: Process) -> dict[str, Any]:
-    """The row's `format` and `data` columns of a process, in the current format."""
-    return {"format": upcast.PROCESS_FORMAT, "data": upcast.process_data(p)}
+    """The row's `format`, `data` and `definition_version` columns of a process, in the current format."""
+    return {"format": upcast.PROCESS_FORMAT, "data": upcast.process_data(p),
+            "definition_version": version_of(p.workflow) or 1}
 
 
 def log_rows(p: Process) -> list[dict[str, Any]]:
