@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
@@ -22,14 +22,21 @@ from convenant.engine.ports import Clock
 from convenant.engine.queries import Queries
 from convenant.engine.service import Service
 from convenant.engine.whatif import Fork
-from convenant.notifications.dispatcher import Dispatcher, RetryPolicy
-from convenant.notifications.render import render_subject
 from convenant.notifications.settings import Mail
-from convenant.notifications.transports import make_transport
 from convenant.storage.outbox import OutboxRepo
 from convenant.storage.queries import SqlReadModels, SqlTokens
 from convenant.storage.settings import Database
 from convenant.storage.store import SqlStore, check_url, head_revision
+
+if TYPE_CHECKING:
+    from convenant.notifications.dispatcher import Dispatcher
+
+
+def render_subject(*args: Any, **kwargs: Any) -> str:
+    """The subject of a queued notification. The renderer (Jinja2, icalendar) is imported at the first mail, not
+    at start: `convenant show` and the other reads render none."""
+    from convenant.notifications.render import render_subject as render
+    return render(*args, **kwargs)
 
 
 # -- config.toml: the engine's settings joined by the installation's own, each defined where it is used --------
@@ -106,6 +113,8 @@ class App:
     config_path: Path | None
 
     def dispatcher(self) -> Dispatcher:
+        from convenant.notifications.dispatcher import Dispatcher, RetryPolicy
+        from convenant.notifications.transports import make_transport
         mail = self.settings.mail
         try:
             transport = make_transport(self.settings.mail.transport_config(self.settings.base_dir),

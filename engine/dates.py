@@ -8,9 +8,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-import holidays
 from dateutil.relativedelta import relativedelta
 
 CalendarRule = Literal["calendar_days", "algemene_termijnenwet"]
@@ -28,11 +27,18 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return day + relativedelta(months=months)
 
 
+def _nl(**kw: Any) -> Any:
+    """The holidays package's Dutch calendar with the Atw's categories. Imported here, not at the top: it costs
+    about 30 ms to import, and most commands (show, history, the CLI's start) never count a working day."""
+    import holidays
+    return holidays.NL(categories=(holidays.PUBLIC, holidays.OPTIONAL), **kw)
+
+
 @lru_cache(maxsize=64)
 def _atw_holidays(year: int) -> frozenset[dt.date]:
     # The NL calendar lists Liberation Day as public only in lustrum years but every year as 'optional';
     # the Atw (Art. 3) counts 5 May every year, and the optional category adds nothing else that the Atw lacks.
-    days = holidays.NL(years=year, categories=(holidays.PUBLIC, holidays.OPTIONAL))
+    days = _nl(years=year)
     return frozenset(days.keys())
 
 
@@ -69,14 +75,13 @@ def rest_day_reason(day: dt.date, extra: Iterable[dt.date] = ()) -> tuple[str, s
 
 @lru_cache(maxsize=64)
 def _holiday_names(year: int) -> dict[dt.date, str]:
-    days = holidays.NL(years=year, categories=(holidays.PUBLIC, holidays.OPTIONAL), language="en_US")
+    days = _nl(years=year, language="en_US")
     return dict(days.items())
 
 
 def holiday_name(day: dt.date, lang: str) -> str | None:
     """The holiday's name in Dutch ('nl') or English, as the holidays package words it."""
-    days = holidays.NL(years=day.year, categories=(holidays.PUBLIC, holidays.OPTIONAL),
-                       language="nl" if lang == "nl" else "en_US")
+    days = _nl(years=day.year, language="nl" if lang == "nl" else "en_US")
     return days.get(day)
 
 

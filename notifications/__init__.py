@@ -7,22 +7,25 @@ to a transport (a Maildir for development and simulations, SMTP in production).
 
 from __future__ import annotations
 
-from convenant.notifications.render import (
-    TEMPLATES,
-    long_date,
-    message_bytes,
-    message_id,
-    render_message,
-    render_subject,
-)
-from convenant.notifications.transports import (
-    MaildirTransport,
-    PermanentFailure,
-    SmtpTransport,
-    TemporaryFailure,
-    Transport,
-    make_transport,
-)
+from importlib import import_module
+from typing import Any
+
+# Loaded on first use (PEP 562), not when the package is: rendering pulls in Jinja2 and icalendar, which a command
+# that sends no mail (`convenant show`) should not pay for; `from convenant.notifications import X` still works.
+_WHERE = {name: "render" for name in ("TEMPLATES", "long_date", "message_bytes", "message_id", "render_message",
+                                      "render_subject")}
+_WHERE.update({name: "transports" for name in ("MaildirTransport", "PermanentFailure", "SmtpTransport",
+                                               "TemporaryFailure", "Transport", "make_transport")})
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "TEMPLATES",
