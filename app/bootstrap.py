@@ -12,7 +12,7 @@ from pydantic import Field
 
 from convenant import workflows
 from convenant.app.oidc_config import Auth
-from convenant.engine.accounts import Accounts
+from convenant.engine.accounts import Accounts, SessionPolicy
 from convenant.engine.clock import DatabaseClock
 from convenant.engine.config import Settings, Strict, check_reminder_kinds, load_settings, settings_from_dict
 from convenant.engine.definitions import WorkflowDefinition
@@ -24,7 +24,8 @@ from convenant.engine.service import Service
 from convenant.engine.whatif import Fork
 from convenant.notifications.settings import Mail
 from convenant.storage.outbox import OutboxRepo
-from convenant.storage.queries import SqlReadModels, SqlTokens
+from convenant.storage.people import SqlPeople, SqlTokens
+from convenant.storage.queries import SqlReadModels
 from convenant.storage.settings import Database
 from convenant.storage.store import SqlStore, check_url, head_revision
 
@@ -44,6 +45,11 @@ class Web(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     secure_cookies: bool = False
+    # people's sessions and local sign-in (engine/accounts.py)
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+    session_idle_minutes: Annotated[float, Field(gt=0, le=24 * 60 * 30)] = 120
+    sign_in_attempts: Annotated[int, Field(ge=1, le=1000)] = 5
+    sign_in_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
 
 
 class Config(Settings):
@@ -107,7 +113,7 @@ class App:
     store: SqlStore          # for bootstrap and the tests only: the ways in use service, queries and accounts
     service: Service         # commands
     queries: Queries         # read models
-    accounts: Accounts       # API tokens
+    accounts: Accounts       # people, their sessions, API tokens
     outbox: OutboxRepo
     workflows: dict[str, WorkflowDefinition]
     config_path: Path | None
@@ -185,8 +191,14 @@ def build(given_config: str | None = None, *, clock: Clock | None = None,
                                     for d in p.deadlines})
     store = SqlStore(settings.database.resolved_url(settings.base_dir), echo=settings.database.echo,
                      synchronous=settings.database.sqlite_synchronous)
-    service = Service(store, settings, defs, subject=render_subject, clock=DatabaseClock(store, real=clock))
+    db_clock = DatabaseClock(store, real=clock)
+    service = Service(store, settings, defs, subject=render_subject, clock=db_clock)
     queries = Queries(SqlReadModels(store), service)
-    accounts = Accounts(SqlTokens(store), service.clock, queries)
+    web = settings.web
+    policy = SessionPolicy(hours=web.session_hours, idle_minutes=web.session_idle_minutes,
+                           attempts=web.sign_in_attempts, window_minutes=web.sign_in_window_minutes)
+    # people's sessions and tokens run on the installation's real time, even on a simulation database
+    accounts = Accounts(SqlTokens(store), db_clock.real, queries, SqlPeople(store), policy=policy,
+                        tz=settings.tz)
     return App(settings=settings, store=store, service=service, queries=queries, accounts=accounts,
                outbox=OutboxRepo(store), workflows=defs, config_path=path)

@@ -1,7 +1,7 @@
 """Who may do what: one module for authorisation (role x party x representation), read by commands, queries,
 pages and the API alike.
 
-- `Principal`: who is asking over HTTP (a token's name, role and party).
+- `Principal`: who is asking over HTTP (a person's session or a machine's token: name, role, party, scope).
 - `may_see`: a party reads the agreements it is a party to; the secretariat and auditors read everything.
 - `authorise`: may this role (and party) fire this trigger of this process? The checks, in order, are a table
   (`CHECKS`); the first that refuses decides, with the reason and the article."""
@@ -22,14 +22,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is asking: a person signed in (a session: `name` the person's name, `email` their account) or a machine
+    with an API token (`name` the token's name). `token` is the secret the request presented (the session id or
+    the bearer token): the CSRF token is bound to it. A `read` scope may look but never change anything."""
     name: str
-    role: str       # secretariat, party, auditor
+    role: str       # secretariat, party, auditor, administrator
     party: str | None
     token: str
+    email: str | None = None
+    scope: str = "write"        # read | write
+    via: str = "token"          # token | session
 
     @property
     def reads_only(self) -> bool:
-        return self.role == "auditor"
+        return self.role in ("auditor", "administrator") or self.scope == "read"
+
+    @property
+    def administers(self) -> bool:
+        """Manages accounts and tokens (the administrator's page, `users`, `tokens`)."""
+        return self.role == "administrator"
 
     def csrf(self) -> str:
         """Bound to the session: only who holds the (http-only) token can compute it."""
@@ -85,6 +96,12 @@ def _auditors_read(a: Attempt) -> NotAllowed | None:
     return None
 
 
+def _administrators_manage(a: Attempt) -> NotAllowed | None:
+    if a.role == "administrator":
+        return a.refuse("administrators manage accounts and tokens; they do not act on agreements")
+    return None
+
+
 def _role_may(a: Attempt) -> NotAllowed | None:
     if a.role not in a.trigger.roles:
         return a.refuse(f"the role {a.role} may not {a.trigger.name}; {' or '.join(a.trigger.roles)} may")
@@ -118,13 +135,14 @@ def _owner_only(a: Attempt) -> NotAllowed | None:
 
 # In order; the first refusal decides. An automatic-only trigger is refused later, with the state checks
 # ("happens automatically"), after the values have been validated (INTERFACE.md's order of checks).
-CHECKS: list[Callable[[Attempt], NotAllowed | None]] = [_auditors_read, _role_may, _acts_itself, _party_may,
-                                                       _owner_only]
+CHECKS: list[Callable[[Attempt], NotAllowed | None]] = [_auditors_read, _administrators_manage, _role_may,
+                                                       _acts_itself, _party_may, _owner_only]
+NOBODY_BY_HAND = (_auditors_read, _administrators_manage)   # the checks an automatic-only trigger gets here
 
 
 def authorise(attempt: Attempt) -> None:
     """Raise NotAllowed (exit 3, HTTP 403) if this role and party may not fire this trigger here."""
-    checks = CHECKS if attempt.trigger.manual else CHECKS[:1]
+    checks = CHECKS if attempt.trigger.manual else NOBODY_BY_HAND
     for check in checks:
         refusal = check(attempt)
         if refusal is not None:

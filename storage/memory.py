@@ -10,7 +10,8 @@ What the SQL store guarantees, this one keeps, so that the service's behaviour c
 - deadlines with ids and their due work in time order (`next_due`, `claim_due`, a process before a deadline at the
   same moment; `earliest_write`), the outbox with unique idempotency keys, meta keys (the virtual clock), the
   refusal log, reference data once per content and each process's log beside its row;
-- the other ports of engine/ports.py beside the store: `MemoryReadModels`, `MemoryTokens`, and the outbox queue
+- the other ports of engine/ports.py beside the store: `MemoryReadModels`, `MemoryTokens`, `MemoryPeople`
+  (accounts, sessions, failed sign-ins), and the outbox queue
   `store.outbox` (tests/unit/test_service_store_ports.py holds both stores to every port, signature by signature).
 
 Stored rows are immutable: a unit of work copies a table the first time it writes to it and the commit swaps the
@@ -76,6 +77,9 @@ class _Tables:
     outbox: dict[int, Row] = field(default_factory=dict)
     outbox_keys: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, Row] = field(default_factory=dict)
+    users: dict[str, Row] = field(default_factory=dict)             # personal accounts, by email
+    sessions: dict[str, Row] = field(default_factory=dict)          # by the session id's SHA-256
+    sign_in_failures: list[Row] = field(default_factory=list)
     refusals: list[Row] = field(default_factory=list)
     reference_data: dict[str, Row] = field(default_factory=dict)    # an agreement's static data, by content id
     process_log: list[Row] = field(default_factory=list)
@@ -377,7 +381,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._tables = _Tables()
         self._lock = threading.RLock()
-        self._ids: dict[str, int] = {"deadlines": 0, "outbox": 0, "refusals": 0, "tokens": 0}
+        self._ids: dict[str, int] = {"deadlines": 0, "outbox": 0, "refusals": 0, "tokens": 0, "users": 0,
+                                     "sessions": 0}
         self.outbox = MemoryOutbox(self)
 
     # -- units of work --------------------------------------------------------------------------------
@@ -568,26 +573,25 @@ class MemoryReadModels:
 
 
 class MemoryTokens:
-    """`TokenStore` in memory (tokens kept as their SHA-256, as storage/queries.py SqlTokens)."""
+    """`TokenStore` in memory (tokens kept as their SHA-256, as storage/people.py SqlTokens)."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
 
-    def create(self, name: str, role: str, party: str | None, now: dt.datetime) -> str:
+    def create(self, name: str, role: str, party: str | None, now: dt.datetime, owner: str | None = None,
+               expires_at: dt.datetime | None = None, scope: str = "write") -> str:
         token = "cvn_" + secrets.token_urlsafe(32)
         with self.store.transaction() as tx:
             if name in tx._read("tokens"):
                 raise NotAllowed(f"a token named {name!r} exists already; revoke it first")
             tx._write("tokens")[name] = {"id": self.store._next_id("tokens"), "name": name, "role": role,
                                          "party": party, "hash": token_hash(token), "created_at": naive(now),
-                                         "revoked_at": None}
+                                         "revoked_at": None, "owner": owner, "expires_at": naive(expires_at),
+                                         "scope": scope, "last_used_at": None}
         return token
 
     def list(self) -> builtins.list[dict[str, Any]]:
-        return [{"name": r["name"], "role": r["role"], "party": r["party"],
-                 "created_at": _aware(r["created_at"]).isoformat(),
-                 "revoked_at": _aware(r["revoked_at"]).isoformat() if r["revoked_at"] else None}
-                for r in sorted(self.store._rows("tokens").values(), key=lambda r: r["name"])]
+        return [_token_view(r) for r in sorted(self.store._rows("tokens").values(), key=lambda r: r["name"])]
 
     def revoke(self, name: str, now: dt.datetime) -> bool:
         with self.store.transaction() as tx:
@@ -601,8 +605,134 @@ class MemoryTokens:
         wanted = token_hash(token)
         for row in self.store._rows("tokens").values():
             if row["hash"] == wanted and row["revoked_at"] is None:
-                return dict(row)
+                return _token_view(row)
         return None
+
+    def touch(self, token_id: int, now: dt.datetime) -> None:
+        with self.store.transaction() as tx:
+            for name, row in tx._read("tokens").items():
+                if row["id"] == token_id:
+                    tx._write("tokens")[name] = {**row, "last_used_at": naive(now)}
+                    return
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return _aware(moment).isoformat() if moment is not None else None
+
+
+def _token_view(r: Row) -> dict[str, Any]:
+    """As storage/people.py token_view."""
+    return {"id": r["id"], "name": r["name"], "role": r["role"], "party": r["party"], "owner": r.get("owner"),
+            "scope": r.get("scope") or "write", "created_at": _iso(r["created_at"]),
+            "expires_at": _iso(r.get("expires_at")), "revoked_at": _iso(r["revoked_at"]),
+            "last_used_at": _iso(r.get("last_used_at"))}
+
+
+def _user_view(r: Row) -> dict[str, Any]:
+    """As storage/people.py user_view."""
+    return {"id": r["id"], "email": r["email"], "name": r["name"], "role": r["role"], "party": r["party"],
+            "language": r["language"], "enabled": r["enabled"], "password_hash": r["password_hash"],
+            "feed_key": r["feed_key"], "created_at": _iso(r["created_at"]), "disabled_at": _iso(r["disabled_at"])}
+
+
+class MemoryPeople:
+    """`PeopleStore` in memory (as storage/people.py SqlPeople): accounts by email, sessions by their hash."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            if user["email"] in tx._read("users"):
+                raise NotAllowed(f"an account for {user['email']} exists already")
+            tx._write("users")[user["email"]] = {
+                "id": self.store._next_id("users"), "email": user["email"], "name": user["name"],
+                "role": user["role"], "party": user.get("party"), "language": user.get("language") or "nl",
+                "enabled": True, "password_hash": user.get("password_hash"),
+                "feed_key": user.get("feed_key") or secrets.token_hex(32), "created_at": naive(user["created_at"]),
+                "disabled_at": None}
+        found = self.find_user(user["email"])
+        assert found is not None
+        return found
+
+    def find_user(self, email: str) -> dict[str, Any] | None:
+        row = self.store._rows("users").get(email)
+        return _user_view(row) if row else None
+
+    def user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        row = next((r for r in self.store._rows("users").values() if r["id"] == user_id), None)
+        return _user_view(row) if row else None
+
+    def list_users(self) -> builtins.list[dict[str, Any]]:
+        return [_user_view(r) for _, r in sorted(self.store._rows("users").items())]
+
+    def disable_user(self, email: str, now: dt.datetime) -> bool:
+        with self.store.transaction() as tx:
+            row = tx._read("users").get(email)
+            if row is None or not row["enabled"]:
+                return False
+            tx._write("users")[email] = {**row, "enabled": False, "disabled_at": naive(now)}
+            for key, session in tx._read("sessions").items():
+                if session["user_id"] == row["id"] and session["closed_at"] is None:
+                    tx._write("sessions")[key] = {**session, "closed_at": naive(now)}
+            return True
+
+    def set_password(self, email: str, password_hash: str | None) -> bool:
+        with self.store.transaction() as tx:
+            row = tx._read("users").get(email)
+            if row is None:
+                return False
+            tx._write("users")[email] = {**row, "password_hash": password_hash}
+            return True
+
+    def open_session(self, session_hash: str, user_id: int, method: str, now: dt.datetime,
+                     expires_at: dt.datetime) -> None:
+        with self.store.transaction() as tx:
+            if session_hash in tx._read("sessions"):
+                raise IntegrityError("sessions.hash is unique")
+            tx._write("sessions")[session_hash] = {"id": self.store._next_id("sessions"), "hash": session_hash,
+                                                   "user_id": user_id, "method": method, "created_at": naive(now),
+                                                   "last_seen_at": naive(now), "expires_at": naive(expires_at),
+                                                   "closed_at": None}
+
+    def find_session(self, session_hash: str) -> dict[str, Any] | None:
+        row = self.store._rows("sessions").get(session_hash)
+        if row is None:
+            return None
+        user = self.user_by_id(row["user_id"])
+        return {"hash": row["hash"], "method": row["method"], "created_at": _aware(row["created_at"]),
+                "last_seen_at": _aware(row["last_seen_at"]), "expires_at": _aware(row["expires_at"]),
+                "closed_at": _aware(row["closed_at"]) if row["closed_at"] else None, "user": user}
+
+    def touch_session(self, session_hash: str, now: dt.datetime) -> None:
+        with self.store.transaction() as tx:
+            row = tx._read("sessions").get(session_hash)
+            if row is not None:
+                tx._write("sessions")[session_hash] = {**row, "last_seen_at": naive(now)}
+
+    def close_session(self, session_hash: str, now: dt.datetime) -> bool:
+        with self.store.transaction() as tx:
+            row = tx._read("sessions").get(session_hash)
+            if row is None or row["closed_at"] is not None:
+                return False
+            tx._write("sessions")[session_hash] = {**row, "closed_at": naive(now)}
+            return True
+
+    def add_failure(self, keys: builtins.list[str], now: dt.datetime) -> None:
+        if not keys:
+            return
+        with self.store.transaction() as tx:
+            tx._write("sign_in_failures").extend({"key": k[:300], "at": naive(now)} for k in keys)
+
+    def failures_since(self, key: str, since: dt.datetime) -> builtins.list[dt.datetime]:
+        floor = naive(since)
+        return sorted(_aware(r["at"]) for r in self.store._rows("sign_in_failures")
+                      if r["key"] == key[:300] and r["at"] >= floor)
+
+    def clear_failures(self, key: str) -> None:
+        with self.store.transaction() as tx:
+            kept = [r for r in tx._read("sign_in_failures") if r["key"] != key[:300]]
+            tx._write("sign_in_failures")[:] = kept
 
 
 class MemoryOutbox:
@@ -684,9 +814,9 @@ if TYPE_CHECKING:   # mypy checks that each implementation fits its port of engi
     from convenant.engine import ports
 
     def _fits(store: MemoryStore, tx: MemoryTx) -> tuple[ports.Store, ports.UnitOfWork, ports.ReadModels,
-                                                         ports.TokenStore, ports.OutboxQueue]:
-        return store, tx, MemoryReadModels(store), MemoryTokens(store), store.outbox
+                                                         ports.TokenStore, ports.OutboxQueue, ports.PeopleStore]:
+        return store, tx, MemoryReadModels(store), MemoryTokens(store), store.outbox, MemoryPeople(store)
 
 
-__all__ = ["IntegrityError", "MemoryOutbox", "MemoryReadModels", "MemoryStore", "MemoryTokens", "MemoryTx",
-           "OutboxRow"]
+__all__ = ["IntegrityError", "MemoryOutbox", "MemoryPeople", "MemoryReadModels", "MemoryStore", "MemoryTokens",
+           "MemoryTx", "OutboxRow"]

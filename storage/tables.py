@@ -223,4 +223,46 @@ tokens = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime, nullable=True),
+    # migration 0005: who owns it (a person's email or a service account's name), until when, what it may do
+    sa.Column("owner", sa.String(254), nullable=True),
+    sa.Column("expires_at", sa.DateTime, nullable=True),       # None: made before tokens expired
+    sa.Column("scope", sa.String(8), nullable=False, server_default="write"),
+    sa.Column("last_used_at", sa.DateTime, nullable=True),
+)
+
+# -- people (migration 0005): personal accounts, their sessions, failed sign-ins -----------------------------
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),     # lower case: the key
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("party", sa.String(64), nullable=True),
+    sa.Column("language", sa.String(8), nullable=False, server_default="nl"),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("password_hash", sa.String(255), nullable=True),          # Argon2id, or none (no local sign-in)
+    sa.Column("feed_key", sa.String(64), nullable=False),                # the HMAC key of the calendar feed secrets
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("disabled_at", sa.DateTime, nullable=True),
+)
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),      # SHA-256 of the session id
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),                 # password, oidc, token, ...
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("closed_at", sa.DateTime, nullable=True),
+    sa.Index("ix_sessions_user", "user_id"),
+)
+
+sign_in_failures = sa.Table(
+    "sign_in_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False),                   # "email:..." or "address:..."
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_sign_in_failures_key_at", "key", "at"),
 )

@@ -1,25 +1,20 @@
-"""Who is asking: a bearer token (API), the same token kept in an http-only cookie (pages), or a token in the
-query string (calendar feeds, which cannot send headers). The service layer (engine/accounts.py) says whose token
-it is; engine/access.py decides what they may see and do."""
+"""Who is asking: a person's session (pages: the session id in an http-only cookie, never a token), a bearer
+token (API: machines), or a calendar feed secret in the query string (feeds, which cannot send headers). The
+service layer (engine/accounts.py) says whose session, token or feed secret it is; engine/access.py decides what
+they may see and do."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from convenant.engine.access import Principal, may_see, require_role, root_of
-from convenant.engine.errors import ConvenantError
+from convenant.engine.accounts import RateLimited, Unauthenticated
 
-__all__ = ["COOKIE", "LOGIN_CSRF_COOKIE", "Principal", "Unauthenticated", "bearer", "may_see", "new_login_csrf",
-           "require_role", "root_of"]
+__all__ = ["LOGIN_CSRF_COOKIE", "SESSION_COOKIE", "Principal", "RateLimited", "Unauthenticated", "bearer",
+           "clear_session_cookie", "may_see", "new_login_csrf", "require_role", "root_of", "set_session_cookie"]
 
-COOKIE = "convenant_token"
+SESSION_COOKIE = "convenant_session"
 LOGIN_CSRF_COOKIE = "convenant_login_csrf"
-
-
-class Unauthenticated(ConvenantError):
-    """No token, or one that is unknown or revoked (HTTP 401)."""
-    exit_code = 1
-    http_status = 401
-    kind = "unauthenticated"
 
 
 def bearer(header: str | None) -> str | None:
@@ -31,3 +26,15 @@ def bearer(header: str | None) -> str | None:
 
 def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
+
+
+def set_session_cookie(response: Any, session_id: str, *, secure: bool, max_age: int) -> None:
+    """The session id in an http-only cookie. SameSite=Lax, not Strict: a person coming back from their identity
+    provider (a top-level navigation from another site) must arrive signed in; every form that changes
+    anything carries a CSRF token bound to the session besides."""
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=secure)
+
+
+def clear_session_cookie(response: Any, *, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)

@@ -17,7 +17,8 @@ __all__ = ["DEFAULT_LANG", "FORM_EXPIRED", "LANGS", "LANGUAGE_NAMES", "error_tit
 # Each language by its own name, on the link that switches to it: the same on every page, so not translated.
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 
-ROLES = {"secretariat": N_("secretariat"), "party": N_("party"), "auditor": N_("auditor (read only)")}
+ROLES = {"secretariat": N_("secretariat"), "party": N_("party"), "auditor": N_("auditor (read only)"),
+         "administrator": N_("administrator")}
 
 PARAMS = {
     "extend": N_("Extend?"), "new_end": N_("New end date"), "change": N_("Proposed wording"),

@@ -1,6 +1,7 @@
 """The pages for people: server-rendered (Jinja2), Dutch by default (?lang=en or the language cookie switches).
-Sign-in keeps the token in an http-only, SameSite=Strict cookie (Secure when [web] secure_cookies); every POST
-carries a CSRF token bound to that session. What a form may fire is what Service.allowed_triggers says, and the
+A person signs in with their own account (/sign-in: email and password, or their organisation's identity
+provider) and gets a session: its random id in an http-only, SameSite=Lax cookie (Secure when [web]
+secure_cookies), ended on the server by signing out; every POST carries a CSRF token bound to that session. What a form may fire is what Service.allowed_triggers says, and the
 same Service.fire judges it, so the pages can never allow more than the command line.
 
 Every page is built in the Rijkshuisstijl (the NL Design System's Rijkshuisstijl community components, vendored in
@@ -18,7 +19,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from convenant.app.web.auth import COOKIE, LOGIN_CSRF_COOKIE, Unauthenticated, new_login_csrf
+from convenant.app.web.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    RateLimited,
+    Unauthenticated,
+    clear_session_cookie,
+    new_login_csrf,
+    set_session_cookie,
+)
 from convenant.app.web.diagram import state_svg, transitions
 from convenant.app.web.forms import trigger_forms
 from convenant.app.web.humane import field_labels, humane, namer
@@ -66,7 +75,11 @@ def lang_of(request: Request) -> str:
 
 
 def current_user(request: Request) -> Principal | None:
-    return convenant(request).accounts.principal(request.cookies.get(COOKIE))
+    """The person whose session the cookie names (read once per request)."""
+    if "convenant_who" not in request.scope:
+        request.scope["convenant_who"] = convenant(request).accounts.session_principal(
+            request.cookies.get(SESSION_COOKIE))
+    return request.scope["convenant_who"]
 
 
 def page_user(request: Request) -> Principal:
@@ -87,6 +100,8 @@ def nav_items(who: Principal | None) -> list[tuple[str, str]]:
     items = [("/", N_("Start")), ("/agenda", N_("Agenda")), ("/history", N_("History")), ("/search", N_("Search"))]
     if who.role in ("secretariat", "auditor"):
         items += [("/outbox", N_("Outbox")), ("/refusals", N_("Refusals"))]
+    if who.administers:
+        items += [("/admin/users", N_("Accounts"))]
     return items
 
 
@@ -130,7 +145,7 @@ def plain_error(request: Request, status: int) -> Response:
 
 def to_login(request: Request, _: Exception | None = None) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
 
 
 def safe_next(target: str | None) -> str:
@@ -160,48 +175,70 @@ def check_csrf(request: Request, who: Principal, given: str | None) -> None:
 
 
 # -- sign in and out ----------------------------------------------------------------------------------
-@router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
+def _sign_in_page(request: Request, target: str, *, error: str | None = None, status: int = 200,
+                  email: str = "") -> Response:
     token = new_login_csrf()
-    response = render(request, "login.html", {"next": safe_next(next), "login_csrf": token, "error": None,
-                                              "title": gettext("Sign in", lang_of(request))})
+    response = render(request, "sign_in.html", {"next": target, "login_csrf": token, "error": error,
+                                                "email": email, "title": gettext("Sign in", lang_of(request))},
+                      status=status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600,
                         secure=convenant(request).settings.web.secure_cookies)
     return response
 
 
-@router.post("/login")
-async def login(request: Request) -> Response:
+@router.get("/sign-in")
+def sign_in_form(request: Request, next: str | None = None) -> Response:
+    return _sign_in_page(request, safe_next(next))
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in's former address."""
+    return RedirectResponse(f"/sign-in?next={quote(safe_next(next), safe='')}", status_code=303)
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    """Email and password (engine/accounts.py: Argon2id, rate limited per account and per client address)."""
     form = await request.form()
     lang = lang_of(request)
+    app = convenant(request)
     target = safe_next(str(form.get("next") or "/"))
     given, expected = str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    title = gettext("Sign in", lang)
+    email = str(form.get("email") or "").strip()[:254]
     if not expected or given != expected:
-        fresh = new_login_csrf()
-        response = render(request, "login.html", {"next": target, "login_csrf": fresh, "title": title,
-                                                  "error": gettext(FORM_EXPIRED, lang)}, status=403)
-        response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict", max_age=3600,
-                            secure=convenant(request).settings.web.secure_cookies)
-        return response
-    who = convenant(request).accounts.principal(str(form.get("token") or "").strip())
-    if who is None:
-        return render(request, "login.html", {"next": target, "login_csrf": expected, "title": title,
-                                              "error": gettext("This token is unknown or revoked.", lang)}, status=401)
+        return _sign_in_page(request, target, error=gettext(FORM_EXPIRED, lang), status=403, email=email)
+    address = request.client.host if request.client else None
+    try:
+        session_id = app.accounts.sign_in_password(email, str(form.get("password") or ""), address)
+    except RateLimited as exc:
+        until = exc.until.astimezone(app.settings.tz).strftime("%H:%M")
+        return _sign_in_page(request, target, status=429, email=email, error=gettext(
+            "Too many failed attempts. Try again after %(time)s.", lang) % {"time": until})
+    except Unauthenticated:
+        return _sign_in_page(request, target, status=401, email=email,
+                             error=gettext("The email address or the password is wrong.", lang))
+    except NotAllowed:
+        return _sign_in_page(request, target, status=403, email=email,
+                             error=gettext("This account is disabled. Ask your administrator.", lang))
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, who.token, httponly=True, samesite="strict", path="/",
-                        secure=convenant(request).settings.web.secure_cookies, max_age=12 * 3600)
+    set_session_cookie(response, session_id, secure=app.settings.web.secure_cookies,
+                       max_age=app.accounts.session_seconds())
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
+@router.post("/sign-out")
 async def logout(request: Request) -> Response:
+    """Sign out: the session ends on the server (the cookie alone would not be enough)."""
     who = page_user(request)
     form = await request.form()
     check_csrf(request, who, str(form.get("csrf") or ""))
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    app = convenant(request)
+    app.accounts.close_session(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/sign-in", status_code=303)
+    clear_session_cookie(response, secure=app.settings.web.secure_cookies)
     return response
 
 
@@ -209,6 +246,8 @@ async def logout(request: Request) -> Response:
 @router.get("/")
 def start(request: Request) -> Response:
     who = page_user(request)
+    if who.administers:     # an administrator manages accounts; agreements are the others' work
+        return RedirectResponse("/admin/users", status_code=303)
     app = convenant(request)
     lang = lang_of(request)
     raw = request.query_params.get("within") or ""
@@ -583,22 +622,23 @@ def agenda(request: Request) -> Response:
         feed_parties = [(who.party, next((r.parties[who.party].name for r in roots), who.party))]
     else:
         feed_parties = sorted({(pid, p.name) for r in roots for pid, p in r.parties.items()}, key=lambda x: x[1])
-    feeds = [(pid, name, f"{request.base_url}feeds/{quote(pid)}.ics?token={quote(who.token)}")
-             for pid, name in feed_parties]
+    feeds = [(pid, name, f"{request.base_url}feeds/{quote(pid)}.ics?key={quote(secret)}")
+             for pid, name in feed_parties if (secret := app.accounts.feed_secret(who, pid))]
     return render(request, "agenda.html", {"rows": rows, "within": raw, "feeds": feeds, "error": error,
                                            "title": gettext("Agenda", lang)}, status=400 if error else 200, who=who)
 
 
 @router.get("/feeds/{party}.ics")
-def feed(request: Request, party: str, token: str | None = None) -> Response:
-    """An iCalendar feed of one party's deadlines; calendar programs send no headers, so the token is in the
-    query string (and the Referrer-Policy keeps it from leaking)."""
+def feed(request: Request, party: str, key: str | None = None) -> Response:
+    """An iCalendar feed of one party's deadlines; calendar programs send no headers, so a feed secret is in the
+    query string: made for this person and this party alone (engine/accounts.py), read-only, neither a token
+    nor a session id, and never written to the access log (server.py)."""
     app = convenant(request)
-    who = app.accounts.principal(token)
+    who = app.accounts.feed_principal(party, key)
     if who is None:
-        raise Unauthenticated("a valid token is required (?token=...)")
+        raise Unauthenticated("a valid feed secret is required (?key=..., the link on the agenda page)")
     if who.role == "party" and who.party != party:
-        raise NotAllowed(f"a party token reads its own feed only ({who.party})", forbidden=True)
+        raise NotAllowed(f"a party's feed is for its own people only ({who.party})", forbidden=True)
     roots = [r for r in app.queries.roots(who) if party in r.parties]
     if not roots:
         raise NotFound(f"no agreement has a party {party!r}")

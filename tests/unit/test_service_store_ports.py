@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from convenant.engine import ports
-from convenant.storage.memory import MemoryOutbox, MemoryReadModels, MemoryStore, MemoryTokens, MemoryTx
+from convenant.storage.memory import MemoryOutbox, MemoryPeople, MemoryReadModels, MemoryStore, MemoryTokens, MemoryTx
 from convenant.storage.outbox import OutboxRepo
-from convenant.storage.queries import SqlReadModels, SqlTokens
+from convenant.storage.people import SqlPeople, SqlTokens
+from convenant.storage.queries import SqlReadModels
 from convenant.storage.store import SqlStore, Tx
 
 IMPLEMENTED_BY_STORAGE: dict[str, tuple[type, type]] = {   # port: (SQL, memory)
@@ -20,6 +21,7 @@ IMPLEMENTED_BY_STORAGE: dict[str, tuple[type, type]] = {   # port: (SQL, memory)
     "Store": (SqlStore, MemoryStore),
     "ReadModels": (SqlReadModels, MemoryReadModels),
     "TokenStore": (SqlTokens, MemoryTokens),
+    "PeopleStore": (SqlPeople, MemoryPeople),
     "OutboxQueue": (OutboxRepo, MemoryOutbox),
 }
 IMPLEMENTED_ELSEWHERE = {"Clock"}                          # engine/clock.py
@@ -55,7 +57,7 @@ def instances(kind: type) -> Any:
     made = {Tx: Tx(conn, sql), MemoryTx: MemoryTx(memory), SqlStore: sql, MemoryStore: memory,
             SqlReadModels: SqlReadModels(sql), MemoryReadModels: MemoryReadModels(memory),
             SqlTokens: SqlTokens(sql), MemoryTokens: MemoryTokens(memory), OutboxRepo: OutboxRepo(sql),
-            MemoryOutbox: memory.outbox}
+            MemoryOutbox: memory.outbox, SqlPeople: SqlPeople(sql), MemoryPeople: MemoryPeople(memory)}
     return made[kind], lambda: (conn.close(), sql.dispose())
 
 
