@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from convenant.engine.access import agreement_of
@@ -145,6 +146,8 @@ def plan_migration(service: Service, tx: UnitOfWork, root: Process, target: Work
     for ref in after_root.children:
         if ref.final and ref.id in finals:
             ref.state = finals[ref.id]
+    if out.problems:
+        return out
     for _before, after in out.processes:
         awaited = [d for d in _deadlines_after(out, tx, after.id) if d.awaited]
         after.next_auto_at = service._next_auto(target, after, after_root, awaited)
@@ -301,7 +304,14 @@ def _write(service: Service, tx: UnitOfWork, plan: MigrationPlan, now: dt.dateti
 def versions_of(wf: WorkflowDefinition) -> list[dict[str, Any]]:
     """Every version of a definition, for `workflows show`: its number, whether new agreements get it, and the
     versions a running agreement may come from."""
-    return [{"version": n, "current": n == wf.version, "file": v.source_file,
+    base = Path(wf.source_file).parent if wf.source_file else None
+
+    def file(v: WorkflowDefinition) -> str | None:
+        if v.source_file is None or base is None:
+            return v.source_file
+        return Path(v.source_file).relative_to(base).as_posix()
+
+    return [{"version": n, "current": n == wf.version, "file": file(v),
              "migrates_from": sorted(m.from_version for m in v.migrations)}
             for n, v in sorted(wf.versions.items())]
 

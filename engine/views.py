@@ -39,7 +39,8 @@ def show(service: Service, pid: str, role: str | None = None, party: str | None 
         child_deadlines = {c.id: tx.deadlines_of(c.id) for c in children}
     facts = root.facts
     doc: dict[str, Any] = {
-        "id": proc.id, "workflow": wf.name, "type": proc.ptype, "title": root.title,
+        "id": proc.id, "workflow": wf.name, "definition_version": wf.version, "type": proc.ptype,
+        "title": root.title,
         "state": proc.state, "state_article": spec.states[proc.state].article,
         "state_title": spec.states[proc.state].title, "in_force": in_force(spec.states[proc.state].in_force, facts, today),
         "version": proc.version, "parent": proc.parent_id,
