@@ -245,7 +245,9 @@ def workflows_show(ctx: Ctx, name: str, diagram: str | None) -> None:
         else:
             click.echo(text)
         return
-    ctx.out(wf.model_dump(mode="json", exclude={"source_file"}), lambda: describe_workflow(wf))
+    from convenant.engine.migrate import versions_of
+    doc = {**wf.model_dump(mode="json", exclude={"source_file"}), "versions": versions_of(wf)}
+    ctx.out(doc, lambda: describe_workflow(wf))
 
 
 def describe_workflow(wf) -> str:
@@ -259,6 +261,12 @@ def describe_workflow(wf) -> str:
             lines.append(f"  {t.name:<24} {', '.join(t.source)} -> {t.dest or '(same)'}  [{who}] {t.article}")
         for d in proc.deadlines:
             lines.append(f"  deadline {d.kind:<22} {d.due.describe()}  {d.article}")
+    from convenant.engine.migrate import versions_of
+    lines.append("\nversions (convenant migrate ID --to VERSION):")
+    for v in versions_of(wf):
+        lines.append(f"  {v['version']}{'  (new agreements)' if v['current'] else ''}"
+                     f"{'  from ' + ', '.join(map(str, v['migrates_from'])) if v['migrates_from'] else ''}"
+                     f"  {v['file']}")
     return "\n".join(lines)
 
 
@@ -503,6 +511,35 @@ def describe_correction(doc: dict[str, Any]) -> str:
             line += f"; reminders due {', '.join(c['reminders_due'])}"
         lines.append(line)
     return "\n".join(lines)
+
+
+# -- definition versions ---------------------------------------------------------------------------
+@cli.command()
+@click.argument("process_id")
+@click.option("--to", "to", required=True, metavar="VERSION", help="the definition version to move to")
+@click.option("--dry-run", "dry_run", is_flag=True, help="show the diff, write nothing")
+@click.option("--actor", default="secretariat", show_default=True, help="who migrates (a name)")
+@click.option("--role", default="secretariat", show_default=True, help="secretariat")
+@click.option("--reason", help="why (kept in the history)")
+@pass_ctx
+@run
+def migrate(ctx: Ctx, process_id: str, to: str, dry_run: bool, actor: str, role: str, reason: str | None) -> None:
+    """Move a running agreement and its children to another version of its workflow definition, as one recorded
+    migration (states mapped; deadlines added, moved or cancelled). Refused (exit 3) where a state or an open
+    deadline has no place in that version; --dry-run prints the same and writes nothing."""
+    report = ctx.app().service.migrate(process_id, to, actor=actor, role=role, reason=reason, dry_run=dry_run)
+    ctx.out(report, lambda: describe_migration(report))
+
+
+def describe_migration(doc: dict[str, Any]) -> str:
+    head = (f"{doc['process']}: version {doc['from']} -> {doc['to']} of {doc['workflow']} ({doc['article']})"
+            + (": dry run, nothing written" if doc["dry_run"] else f": recorded as seq {doc['seq']}"))
+    states = [{"process": s["process"], "state": s["before"], "becomes": s["after"]} for s in doc["states"]]
+    deadlines = [{"process": d["process"], "deadline": (d["after"] or d["before"])["kind"], "change": d["change"],
+                  "due": d["before"]["due"] if d["before"] else "", "becomes": d["after"]["due"] if d["after"] else "",
+                  "status": d["after"]["status"] if d["after"] else ""} for d in doc["deadlines"]]
+    return "\n".join([head, "", "states", table(states, ["process", "state", "becomes"]), "", "deadlines",
+                      table(deadlines, ["process", "deadline", "change", "due", "becomes", "status"])])
 
 
 # -- rehearsal and explanation ------------------------------------------------------------------------
