@@ -160,6 +160,10 @@ def parse_moment(text: str, field: str, tz) -> dt.datetime:
 # The moments a command accepts: every deadline and step computed from them stays within what dates can hold.
 MIN_MOMENT = dt.datetime(1900, 1, 1, tzinfo=UTC)
 MAX_MOMENT = dt.datetime(3000, 1, 1, tzinfo=UTC)
+# The largest whole number a command accepts (a seq, a tree size, a version): what a database integer holds.
+MAX_INT = 2 ** 63 - 1
+POSITIVE = click.IntRange(min=1, max=MAX_INT)
+NATURAL = click.IntRange(min=0, max=MAX_INT)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -389,7 +393,7 @@ def describe_process(doc: dict[str, Any]) -> str:
 @click.option("--ref", help="the letter, decision or Staatscourant reference")
 @click.option("--reason", help="why (free text, kept in the history)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="a value the trigger takes (repeatable)")
-@click.option("--expect-version", type=int, help="refuse (exit 5) if the process changed since this version")
+@click.option("--expect-version", type=NATURAL, help="refuse (exit 5) if the process changed since this version")
 @pass_ctx
 @run
 def trigger(ctx: Ctx, process_id: str, trigger: str, actor: str, role: str, party: str | None, on: str | None,
@@ -464,20 +468,54 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
 
 # -- deadlines, clock, outbox -------------------------------------------------------------------------
 @cli.command()
-@click.option("--within", type=click.IntRange(min=0), help="only deadlines due within this many days")
+@click.option("--within", type=click.IntRange(min=0, max=36500),
+              help="only deadlines due within this many days (at most 36500, as the API)")
 @click.option("--all", "show_all", is_flag=True, help="met, missed and cancelled deadlines too")
+@click.option("--explain", "explain_each", is_flag=True,
+              help="each deadline with why it is due then (the fields of `explain --json`: `explanation`)")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default=DEFAULT_LANG, show_default=True,
+              help="with --explain: the language of the steps")
 @pass_ctx
 @run
-def deadlines(ctx: Ctx, within: int | None, show_all: bool) -> None:
+def deadlines(ctx: Ctx, within: int | None, show_all: bool, explain_each: bool, lang: str) -> None:
     """Open deadlines of all processes, soonest first."""
-    rows = ctx.app().queries.deadlines(within=within, show_all=show_all)
-    ctx.out(rows, lambda: table(rows, ["process", "kind", "subject", "due", "status", "article", "next_reminder"]))
+    app = ctx.app()
+    rows = app.queries.deadlines(within=within, show_all=show_all)
+    columns = ["process", "kind", "subject", "due", "status", "article", "next_reminder"]
+    if not explain_each:
+        ctx.out(rows, lambda: table(rows, columns))
+        return
+    from convenant.engine.explain import explain_many
+    found = explain_many(app.queries, [r["id"] for r in rows], lang=lang)
+    rows = [{**r, "explanation": found[r["id"]]} for r in rows]
+    ctx.out(rows, lambda: explained_table(rows, columns))
+
+
+def explained_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """The deadlines table with each row's explanation indented under it."""
+    if not rows:
+        return "(none)"
+    lines = table(rows, columns).splitlines()
+    out = lines[:2]
+    for line, row in zip(lines[2:], rows, strict=True):
+        out += [line, *describe_explanation(row["explanation"], indent="    ")]
+    return "\n".join(out)
+
+
+def describe_explanation(doc: dict[str, Any], indent: str = "  ") -> list[str]:
+    """An explanation (`explain`, `deadlines --explain`) as indented lines: rule, inputs, steps, schedule."""
+    return ([f"{indent}{doc['article']}, rule {doc['rule']}"]
+            + [f"{indent}input: {i['what']} {i['name']} = {i['value']}"
+               + (f" (seq {i['seq']}: {i['record']})" if i["seq"] else "") for i in doc["inputs"]]
+            + [f"{indent}{n}. {step}" for n, step in enumerate(doc["steps"], 1)]
+            + [f"{indent}{s['at']}  {s['kind']}: {s['why']}{' (done)' if s['done'] else ''}"
+               for s in doc["schedule"]])
 
 
 # -- corrections ------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("process_id")
-@click.option("--seq", "seq", type=int, required=True, help="the record to correct")
+@click.option("--seq", "seq", type=POSITIVE, required=True, help="the record to correct")
 @click.option("--reason", required=True, help="why the record is corrected (kept in the history)")
 @click.option("--actor", required=True, help="who corrects (a name)")
 @click.option("--role", required=True, help="secretariat")
@@ -547,15 +585,24 @@ def describe_migration(doc: dict[str, Any]) -> str:
 @click.argument("process_id")
 @click.option("--act", "acts", multiple=True, metavar='"TRIGGER [--party P] [--on DATE] [--set K=V]..."',
               help="a hypothetical act (repeatable); role secretariat unless --party is given")
+@click.option("--script", "script", type=click.Path(dir_okay=False), default=None,
+              help="a file of acts: one --act value a line, '#' starts a comment (before any --act)")
 @click.option("--until", "until", required=True, help="ISO date-time to run the fork's clock to")
 @pass_ctx
 @run
-def whatif(ctx: Ctx, process_id: str, acts: tuple[str, ...], until: str) -> None:
+def whatif(ctx: Ctx, process_id: str, acts: tuple[str, ...], script: str | None, until: str) -> None:
     """Rehearse acts on a throwaway fork of the agreement: writes nothing, sends nothing."""
-    from convenant.engine.whatif import parse_act
+    from convenant.engine.whatif import Act, load_script, parse_act
     from convenant.engine.whatif import whatif as rehearse
     parsed = [parse_act(a) for a in acts]
     app = ctx.app()
+    if script is not None:
+        parsed = load_script(script, app.workflows, app.settings.documents.max_bytes) + parsed
+    for n, act in enumerate(parsed):
+        files = document_params(app.workflows, act.trigger) & set(act.data)
+        if files and act.source is None:     # an --act's document is a path on the command line, as for trigger
+            data = {**act.data, **{k: DocumentFile(act.data[k], app.settings.documents.max_bytes) for k in files}}
+            parsed[n] = Act(act.trigger, act.party, act.on, data, act.ref, act.process, act.source)
     target = parse_moment(until, "until", app.settings.tz)
     root = app.queries.root(app.queries.process(process_id))
     report = rehearse(app.service, process_id, parsed, target, app.fork,
@@ -575,6 +622,9 @@ def describe_whatif(doc: dict[str, Any]) -> str:
                    "without": d["without"] and f"{d['without']['due']} {d['without']['status']}",
                    "with": d["with"] and f"{d['with']['due']} {d['with']['status']}"} for d in diff["deadlines"]],
                  ["process", "kind", "subject", "without", "with"]),
+             "against no acts - states:\n" + table(
+                 [{**x, "diff": sign} for sign, part in (("+", "added"), ("-", "removed"))
+                  for x in diff["states"][part]], ["diff", "process", "state", "at"]),
              f"against no acts - mails: {len(diff['mails']['added'])} more, {len(diff['mails']['removed'])} fewer"]
     return "\n\n".join(parts)
 
@@ -592,10 +642,7 @@ def explain(ctx: Ctx, process_id: str, kind: str, subject: str | None, lang: str
     doc = why(ctx.app().queries, process_id, kind, subject=subject, lang=lang)
     ctx.out(doc, lambda: "\n".join(
         [f"{doc['process']} {doc['kind']}: due {doc['due']} ({doc['status']}), {doc['article']}, rule {doc['rule']}"]
-        + [f"  input: {i['what']} {i['name']} = {i['value']}" + (f" (seq {i['seq']}: {i['record']})"
-                                                                 if i["seq"] else "") for i in doc["inputs"]]
-        + [f"  {n}. {step}" for n, step in enumerate(doc["steps"], 1)]
-        + [f"  {s['at']}  {s['kind']}: {s['why']}{' (done)' if s['done'] else ''}" for s in doc["schedule"]]))
+        + describe_explanation(doc)[1:]))
 
 
 @cli.command()
@@ -713,8 +760,8 @@ def audit_checkpoint(ctx: Ctx) -> None:
 
 
 @audit.command("prove")
-@click.option("--seq", "seq", type=click.IntRange(min=1), required=True, help="the record")
-@click.option("--checkpoint", "size", type=click.IntRange(min=1), help="against the checkpoint of this tree size "
+@click.option("--seq", "seq", type=POSITIVE, required=True, help="the record")
+@click.option("--checkpoint", "size", type=POSITIVE, help="against the checkpoint of this tree size "
               "(default: the latest)")
 @pass_ctx
 @run
@@ -725,8 +772,8 @@ def audit_prove(ctx: Ctx, seq: int, size: int | None) -> None:
 
 
 @audit.command("consistency")
-@click.option("--from", "size1", type=click.IntRange(min=0), required=True, help="the older checkpoint's size")
-@click.option("--to", "size2", type=click.IntRange(min=0), required=True, help="the newer checkpoint's size")
+@click.option("--from", "size1", type=NATURAL, required=True, help="the older checkpoint's size")
+@click.option("--to", "size2", type=NATURAL, required=True, help="the newer checkpoint's size")
 @pass_ctx
 @run
 def audit_consistency(ctx: Ctx, size1: int, size2: int) -> None:
@@ -736,7 +783,7 @@ def audit_consistency(ctx: Ctx, size1: int, size2: int) -> None:
 
 
 @audit.command("receipt")
-@click.argument("seq", type=click.IntRange(min=1))
+@click.argument("seq", type=POSITIVE)
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="write the receipt to this file")
 @pass_ctx
 @run
@@ -778,7 +825,7 @@ def audit_replay(ctx: Ctx) -> None:
 
 
 @audit.command("refusals")
-@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--limit", type=POSITIVE, default=200, show_default=True)
 @pass_ctx
 @run
 def audit_refusals(ctx: Ctx, limit: int) -> None:
@@ -840,21 +887,94 @@ def keys_show(ctx: Ctx) -> None:
     ctx.out(shown, shown["public_key"])
 
 
-# -- tokens -------------------------------------------------------------------------------------------
+# -- people and tokens ----------------------------------------------------------------------------------
+def read_password(field: str = "password") -> str:
+    """One line from stdin (a pipe, or typed with no echo at a terminal): never an argument, which `ps` and the
+    shell's history would show."""
+    if sys.stdin.isatty():
+        import getpass
+        return getpass.getpass("password: ")
+    line = sys.stdin.readline()
+    if not line:
+        raise BadInput(f"--{field}-stdin: no password on standard input", field=field)
+    return line.rstrip("\r\n")
+
+
+@cli.group()
+def users() -> None:
+    """Personal accounts: who signs in to the pages, recorded by name in the history."""
+
+
+@users.command("add")
+@click.option("--name", required=True, help="the person's name, as the history records it")
+@click.option("--email", required=True, help="the account's key; also how the identity provider names them")
+@click.option("--role", required=True, help="secretariat, party, auditor or administrator")
+@click.option("--party", help="with --role party: the party they act for")
+@click.option("--language", default="nl", show_default=True, help="nl or en")
+@click.option("--password-stdin", is_flag=True, help="read a password for local sign-in from standard input")
+@pass_ctx
+@run
+def users_add(ctx: Ctx, name: str, email: str, role: str, party: str | None, language: str,
+              password_stdin: bool) -> None:
+    app = ctx.app()
+    password = read_password() if password_stdin else None
+    made = app.accounts.add_user(name, email, role, party=party, language=language, password=password)
+    ctx.out(made, f"added {made['email']} ({made['name']}, {made['role']}"
+                  f"{', ' + made['party'] if made['party'] else ''})")
+
+
+@users.command("list")
+@pass_ctx
+@run
+def users_list(ctx: Ctx) -> None:
+    rows = ctx.app().accounts.list_users()
+    ctx.out(rows, lambda: table([{**r, "enabled": "yes" if r["enabled"] else "no",
+                                  "password": "yes" if r["password"] else "no"} for r in rows],
+                                ["email", "name", "role", "party", "language", "enabled", "password",
+                                 "created_at", "disabled_at"]))
+
+
+@users.command("disable")
+@click.argument("email")
+@pass_ctx
+@run
+def users_disable(ctx: Ctx, email: str) -> None:
+    """Disable an account: its sessions end at once, its tokens stop working, its history stays."""
+    gone = ctx.app().accounts.disable_user(email)
+    ctx.out(gone, f"disabled {gone['email']}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@pass_ctx
+@run
+def users_set_password(ctx: Ctx, email: str) -> None:
+    """Set the password for local sign-in, read from standard input."""
+    app = ctx.app()
+    done = app.accounts.set_password(email, read_password())
+    ctx.out(done, f"password set for {done['email']}")
+
+
 @cli.group()
 def tokens() -> None:
-    """API tokens for the HTTP API and the web pages (stored hashed)."""
+    """API tokens for machines (the HTTP API), stored hashed; people sign in with an account (`users`)."""
 
 
 @tokens.command("create")
 @click.option("--name", required=True)
 @click.option("--role", required=True)
 @click.option("--party")
+@click.option("--owner", help="a person's email (an account) or a service account's name; default: the token's name")
+@click.option("--expires", help="the last day it works (DATE); default 365 days from now")
+@click.option("--days", type=int, help="works this many days from now (instead of --expires)")
+@click.option("--scope", default="write", show_default=True, help="read (look only) or write")
 @pass_ctx
 @run
-def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
-    made = ctx.app().accounts.create_token(name, role, party)
-    ctx.out(made, f"{made['token']}\n(shown once: store it now)")
+def tokens_create(ctx: Ctx, name: str, role: str, party: str | None, owner: str | None, expires: str | None,
+                  days: int | None, scope: str) -> None:
+    made = ctx.app().accounts.create_token(name, role, party, owner=owner, expires=expires, days=days, scope=scope)
+    ctx.out(made, f"{made['token']}\n(shown once: store it now; scope {made['scope']}, owner {made['owner']}, "
+                  f"expires {made['expires_at']})")
 
 
 @tokens.command("list")
@@ -862,7 +982,8 @@ def tokens_create(ctx: Ctx, name: str, role: str, party: str | None) -> None:
 @run
 def tokens_list(ctx: Ctx) -> None:
     rows = ctx.app().accounts.list_tokens()
-    ctx.out(rows, lambda: table(rows, ["name", "role", "party", "created_at", "revoked_at"]))
+    ctx.out(rows, lambda: table(rows, ["name", "role", "party", "owner", "scope", "created_at", "expires_at",
+                                       "last_used_at", "revoked_at"]))
 
 
 @tokens.command("revoke")
@@ -876,7 +997,7 @@ def tokens_revoke(ctx: Ctx, name: str) -> None:
 # -- serve, scheduler ---------------------------------------------------------------------------------
 @cli.command()
 @click.option("--host", help="default [web] host")
-@click.option("--port", type=int, help="default [web] port")
+@click.option("--port", type=click.IntRange(min=1, max=65535), help="default [web] port")
 @pass_ctx
 @run
 def serve(ctx: Ctx, host: str | None, port: int | None) -> None:
