@@ -8,7 +8,7 @@ the branch it took, the state it entered) sets that fact - the record a court wo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,19 @@ if TYPE_CHECKING:
 Records = list[dict[str, Any]]
 
 WHY = {"saturday": N_("Saturday"), "sunday": N_("Sunday"), "decree": N_("a day equated to a holiday by decree")}
+# The facts a definition's dates are counted from, in words (the English is what the command line always said).
+FACTS = {"last_signature": N_("last signature"), "ends_on": N_("ends on"), "requested_on": N_("requested on"),
+         "notice_on": N_("notice on"), "opened_on": N_("opened on"), "effective_from": N_("effective from")}
+CALENDARS = {"calendar_days": N_("calendar days"), "atw": N_("Algemene termijnenwet")}
+
+
+@dataclass(frozen=True)
+class People:
+    """How a page names what the reasoning refers to (callbacks of the page's reader, in its language): a history
+    record (its act, party and date in words) and a deadline of a process (its title). Without it the words are
+    the command line's: `sign by vng on 2025-03-20`, the rule as the definition writes it."""
+    record: Callable[[dict[str, Any]], str]
+    deadline: Callable[[str, str], str]
 
 
 @dataclass
@@ -154,6 +167,47 @@ class Reasoning:
     due: dt.date | None = None
 
 
+def _fact_words(name: str) -> Said:
+    return Said(FACTS.get(name, name.replace("_", " ")))
+
+
+def _record_words(ctx: _Context, rec: dict[str, Any]) -> str:
+    return ctx.people.record(rec) if ctx.people is not None else describe_record(rec)
+
+
+def rule_words(expr: DateExpr, fact: Callable[[str], Said], deadline: Callable[[str], str]) -> list[Said]:
+    """The rule of a date expression in words, as parts joined by spaces ("last signature", "+ 14 days")."""
+    if expr.date is not None:
+        parts = [Said(N_("the fixed date %(date)s"), {"date": expr.date})]
+    elif expr.deadline is not None:
+        parts = [Said(N_("the due date of %(deadline)s"), {"deadline": deadline(expr.deadline)})]
+    elif expr.fact is not None:
+        parts = [fact(expr.fact)]
+    else:
+        parts = [Said(N_("the date of the act"))]
+    if expr.months:
+        parts.append(Said(N_("%(sign)s %(months)s calendar month(s)"),
+                          {"sign": "+" if expr.months > 0 else "−", "months": abs(expr.months)}))
+    if isinstance(expr.days, str):
+        parts.append(Said(N_("%(sign)s the days of %(key)s"),
+                          {"sign": "−" if expr.days.startswith("-") else "+", "key": expr.config_key or expr.days}))
+    elif expr.days:
+        parts.append(Said(N_("%(sign)s %(days)s days"), {"sign": "+" if expr.days > 0 else "−",
+                                                         "days": abs(expr.days)}))
+    if expr.calendar != "calendar_days":
+        parts.append(Said(N_("(%(calendar)s)"), {"calendar": Said(CALENDARS.get(expr.calendar, expr.calendar))}))
+    return parts
+
+
+class _Joined(Said):
+    def __init__(self, parts: list[Said]) -> None:
+        super().__init__("", {})
+        self.parts = parts
+
+    def text(self, lang: str) -> str:
+        return " ".join(p.text(lang) for p in self.parts)
+
+
 def _base(ctx: _Context, expr: DateExpr, r: Reasoning) -> dt.date | None:
     if expr.date is not None:
         r.steps.append(Said(N_("The definition fixes the date: %(date)s."), {"date": expr.date}))
@@ -163,11 +217,11 @@ def _base(ctx: _Context, expr: DateExpr, r: Reasoning) -> dt.date | None:
         rec = fact_source(ctx.wf, ctx.procs, ctx.records, holder, expr.fact, value) if holder else None
         r.inputs.append(_input("fact", expr.fact, value, rec))
         if value is None:
-            r.steps.append(Said(N_("%(fact)s is not known yet."), {"fact": expr.fact.replace("_", " ")}))
+            r.steps.append(Said(N_("%(fact)s is not known yet."), {"fact": _fact_words(expr.fact)}))
             return None
         said = N_("%(fact)s is %(date)s (seq %(seq)s: %(record)s).") if rec else N_("%(fact)s is %(date)s.")
-        r.steps.append(Said(said, {"fact": expr.fact.replace("_", " "), "date": value,
-                                   "seq": rec["seq"] if rec else "", "record": describe_record(rec) if rec else ""}))
+        r.steps.append(Said(said, {"fact": _fact_words(expr.fact), "date": value,
+                                   "seq": rec["seq"] if rec else "", "record": _record_words(ctx, rec) if rec else ""}))
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     if expr.deadline is not None:
         other = ctx.deadline(expr.deadline)
@@ -175,7 +229,8 @@ def _base(ctx: _Context, expr: DateExpr, r: Reasoning) -> dt.date | None:
         r.inputs.append(_input("deadline", expr.deadline, other.due if other else None, rec))
         if other is None:
             return None
-        r.steps.append(Said(N_("Deadline %(kind)s is due %(date)s."), {"kind": expr.deadline, "date": other.due}))
+        kind = ctx.people.deadline(ctx.proc.id, expr.deadline) if ctx.people is not None else expr.deadline
+        r.steps.append(Said(N_("Deadline %(kind)s is due %(date)s."), {"kind": kind, "date": other.due}))
         return other.due
     rec = ctx.opening
     on = dt.date.fromisoformat(rec["effective"]) if rec else None
@@ -183,7 +238,7 @@ def _base(ctx: _Context, expr: DateExpr, r: Reasoning) -> dt.date | None:
     if on is None:
         return None
     r.steps.append(Said(N_("The act that opened the deadline is dated %(date)s (seq %(seq)s: %(record)s)."),
-                        {"date": on, "seq": rec["seq"] if rec else "", "record": describe_record(rec) if rec else ""}))
+                        {"date": on, "seq": rec["seq"] if rec else "", "record": _record_words(ctx, rec) if rec else ""}))
     return on
 
 
@@ -273,6 +328,7 @@ class _Context:
     records: Records
     deadlines: list[Deadline]
     opening: dict[str, Any] | None
+    people: People | None = None
 
     def fact(self, name: str) -> tuple[Process | None, Any]:
         if name == "last_signature":
@@ -301,8 +357,11 @@ def reason(ctx: _Context, d: Deadline) -> Reasoning:
                             {"rule": d.rule, "date": d.due}))
         r.due = d.due
         return r
-    r.steps.append(Said(N_("Rule of the definition (%(article)s): %(rule)s."),
-                        {"article": d.article, "rule": expr.describe()}))
+    rule: Any = expr.describe()
+    if ctx.people is not None:
+        rule = _Joined(rule_words(expr, _fact_words, lambda kind: ctx.people.deadline(ctx.proc.id, kind)
+                                  if ctx.people else kind))
+    r.steps.append(Said(N_("Rule of the definition (%(article)s): %(rule)s."), {"article": d.article, "rule": rule}))
     base = _base(ctx, expr, r)
     if base is None:
         return r
@@ -322,8 +381,8 @@ def _choose(rows: Iterable[Deadline], kind: str, subject: str | None) -> Deadlin
     return max(awaited or mine, key=lambda d: (d.id or 0))
 
 
-def explain(queries: Queries, pid: str, kind: str, *, subject: str | None = None, lang: str = "en"
-            ) -> dict[str, Any]:
+def explain(queries: Queries, pid: str, kind: str, *, subject: str | None = None, lang: str = "en",
+            people: People | None = None) -> dict[str, Any]:
     """`convenant explain ID KIND`: the deadline of that kind of the process (an agreement: itself or, failing
     that, its children; an awaited one before a met one, the latest first)."""
     proc = queries.process(pid)
@@ -336,17 +395,38 @@ def explain(queries: Queries, pid: str, kind: str, *, subject: str | None = None
         known = sorted({x.kind for x in (rows if proc.is_root else own)})
         raise NotFound(f"{pid} has no deadline {kind!r}" + (f" for {subject}" if subject else "")
                        + f"; its deadlines: {', '.join(known) or 'none'}", process=pid)
-    return explain_deadline(queries.service, d, procs, list(queries.reads.history(root.id)), rows, lang=lang)
+    return explain_deadline(queries.service, d, procs, list(queries.reads.history(root.id)), rows, lang=lang,
+                            people=people)
+
+
+def explain_many(queries: Queries, ids: Iterable[int], *, lang: str = "en", people: People | None = None
+                 ) -> dict[int, dict[str, Any]]:
+    """The explanation of each deadline id (`deadlines --explain`, the agreement page), by id: each agreement's
+    processes, history and deadlines are read once, however many of its deadlines are explained."""
+    wanted = set(ids)
+    out: dict[int, dict[str, Any]] = {}
+    for root in queries.reads.roots():
+        rows = [d for d in queries.reads.deadlines(statuses=None, root_id=root.id)]
+        mine = [d for d in rows if d.id in wanted]
+        if not mine:
+            continue
+        procs = {root.id: root, **{c.id: c for c in queries.children(root.id)}}
+        records = list(queries.reads.history(root.id))
+        for d in mine:
+            assert d.id is not None
+            out[d.id] = explain_deadline(queries.service, d, procs, records, rows, lang=lang, people=people)
+    return out
 
 
 def explain_deadline(service: Service, d: Deadline, procs: dict[str, Process], records: Records,
-                     deadlines: list[Deadline], *, lang: str = "en") -> dict[str, Any]:
+                     deadlines: list[Deadline], *, lang: str = "en", people: People | None = None
+                     ) -> dict[str, Any]:
     proc = procs[d.process_id]
     root = procs[proc.root_id or proc.id]
     wf = service.workflow(proc.workflow)
     spec = wf.process(proc.ptype)
     ctx = _Context(wf=wf, spec=spec, settings=service.settings, proc=proc, root=root, procs=procs,
-                   records=records, deadlines=deadlines, opening=opening_record(wf, procs, records, d))
+                   records=records, deadlines=deadlines, opening=opening_record(wf, procs, records, d), people=people)
     r = reason(ctx, d)
     dspec = spec.deadline_map.get(d.kind)
     steps = plan(d.kind, d.due, d.created_at, service.settings, moment=d.moment)
@@ -354,13 +434,24 @@ def explain_deadline(service: Service, d: Deadline, procs: dict[str, Process], r
             "status": str(d.status), "article": d.article, "rule": d.rule,
             "calendar": dspec.due.calendar if dspec else "calendar_days", "lang": language(lang),
             "inputs": r.inputs, "steps": [s.text(lang) for s in r.steps],
-            "schedule": [_step_view(service, s, d) for s in steps]}
+            "schedule": [_step_view(service, s, d, lang) for s in steps]}
 
 
-def _step_view(service: Service, s: Any, d: Deadline) -> dict[str, Any]:
-    why = (f"{s.offset_days} day(s) before the due date" if s.kind == "reminder"
-           else "00:00 the day after the due date, if the act is not recorded" if s.kind == "missed"
-           else f"escalation level {(s.level or 0) + 1}, {service.settings.escalation.after_days[s.level or 0]} "
-                f"day(s) after the deadline was missed")
-    return {"step": s.index, "kind": s.kind, "at": iso_moment(s.moment, service.tz), "why": why,
-            "done": s.index < d.step}     # past: run, or skipped as it lay before the deadline was entered
+def _step_view(service: Service, s: Any, d: Deadline, lang: str) -> dict[str, Any]:
+    """One reminder or escalation step: when it fires and why, in words; `to` names the escalation's body (a key
+    of [escalation] levels: responsible, do, bo)."""
+    after = service.settings.escalation.after_days
+    levels = service.settings.escalation.levels
+    if s.kind == "reminder":
+        why = gettext("%(days)s day(s) before the due date", lang, days=s.offset_days)
+    elif s.kind == "missed":
+        why = gettext("00:00 the day after the due date, if the act is not recorded", lang)
+    else:
+        why = gettext("escalation level %(level)s, %(days)s day(s) after the deadline was missed", lang,
+                      level=(s.level or 0) + 1, days=after[s.level or 0])
+    out = {"step": s.index, "kind": s.kind, "at": iso_moment(s.moment, service.tz), "why": why,
+           "done": s.index < d.step}     # past: run, or skipped as it lay before the deadline was entered
+    if s.kind == "escalation":
+        out["level"] = s.level or 0
+        out["to"] = levels[min(s.level or 0, len(levels) - 1)]
+    return out

@@ -12,12 +12,13 @@ import datetime as dt
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from convenant.engine.access import agreement_of
 from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.dates import parse_date
-from convenant.engine.errors import BadInput, NotFound
+from convenant.engine.errors import BadInput, ConvenantError, NotFound
 from convenant.engine.machine import expand_sources
 from convenant.engine.model import Deadline, Notification, Process
 from convenant.engine.pipeline import TriggerRequest
@@ -45,9 +46,10 @@ class Act:
     trigger: str
     party: str | None = None
     on: dt.date | None = None
-    data: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
     process: str | None = None
+    source: str | None = None       # where it was written: "acts.txt line 3", or None for an --act
 
     @property
     def role(self) -> str:
@@ -57,35 +59,97 @@ class Act:
 _OPTIONS = {"--party": "party", "--on": "on", "--ref": "ref", "--process": "process"}
 
 
-def parse_act(text: str) -> Act:
-    """One --act value; a bad one is refused naming the field `act`."""
+def parse_act(text: str, *, source: str | None = None, field: str = "act") -> Act:
+    """One --act value (or one line of a script, `source` naming it); a bad one is refused naming `field`."""
+    where = source or f"--act {text!r}"
+
+    def bad(message: str) -> BadInput:
+        return BadInput(f"{where}: {message}", field=field)
     try:
         words = shlex.split(text)
     except ValueError as exc:
-        raise BadInput(f"--act {text!r}: {exc}", field="act") from None
+        raise bad(str(exc)) from None
     if not words or words[0].startswith("-"):
-        raise BadInput(f"--act {text!r}: the trigger comes first", field="act")
+        raise bad("the trigger comes first")
     found: dict[str, Any] = {"trigger": words[0], "data": {}}
     rest = words[1:]
     while rest:
         option = rest.pop(0)
         if not rest or (option not in _OPTIONS and option != "--set"):
-            raise BadInput(f"--act {text!r}: {option!r} is not --party, --on, --set, --ref or --process with a "
-                           f"value", field="act")
+            raise bad(f"{option!r} is not --party, --on, --set, --ref or --process with a value")
         value = rest.pop(0)
         if option == "--set":
             key, eq, val = value.partition("=")
             if not eq or not key:
-                raise BadInput(f"--act {text!r}: --set {value!r} is not KEY=VALUE", field="act")
+                raise bad(f"--set {value!r} is not KEY=VALUE")
+            if key in found["data"]:
+                raise bad(f"--set {key} given twice")
             found["data"][key] = val
         elif option == "--on":
             try:
                 found["on"] = parse_date(value, "on")
             except ValueError as exc:
-                raise BadInput(f"--act {text!r}: {exc}", field="act") from None
+                raise bad(str(exc)) from None
         else:
             found[_OPTIONS[option]] = value
-    return Act(**found)
+    return Act(**found, source=source)
+
+
+# -- a script of acts ---------------------------------------------------------------------------------------
+SCRIPT_FIELD = "--script"
+
+
+def parse_script(text: str, name: str) -> list[Act]:
+    """A script: one act a line in the --act syntax (`TRIGGER [--party P] [--on DATE] [--set K=V]... [--ref R]
+    [--process ID]`); blank lines and lines starting with `#` are skipped. A bad line is refused naming the file
+    and its line number."""
+    acts = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        acts.append(parse_act(stripped, source=f"{name} line {number}", field=SCRIPT_FIELD))
+    if not acts:
+        raise BadInput(f"{name}: no act in the script (one act a line, like "
+                       f"'give_notice --party vng --on 2026-01-31')", field=SCRIPT_FIELD)
+    return acts
+
+
+def load_script(path: str | Path, workflows: dict[str, Any], max_bytes: int) -> list[Act]:
+    """`whatif --script FILE`: the file read through engine/text.py (a regular UTF-8 text file, every line free
+    of control characters, bounded), its acts parsed; a `--set KEY=FILE` of a document parameter names a file
+    relative to the script's folder and inside it (the one path policy for a file that a file names)."""
+    from convenant.engine.documents import DocumentFile, document_params
+    from convenant.engine.text import MAX_FILE, read_text, referenced
+    file = Path(path)
+    acts = parse_script(read_text(file, SCRIPT_FIELD, MAX_FILE), file.name)
+    out = []
+    for act in acts:
+        docs = document_params(workflows, act.trigger) & set(act.data)
+        if not docs:
+            out.append(act)
+            continue
+        data: dict[str, Any] = dict(act.data)
+        for key in docs:
+            target = referenced(file, data[key], f"{act.source}: --set {key}", max_bytes)
+            data[key] = DocumentFile(str(target), max_bytes)
+        out.append(Act(act.trigger, act.party, act.on, data, act.ref, act.process, act.source))
+    return out
+
+
+def check_vocabulary(wf: Any, root: Process, acts: Sequence[Act]) -> None:
+    """Before anything runs: each act's trigger is one of the workflow's and its party one of the agreement's
+    (exit 2 naming the act: its line in a script); the rest the pipeline judges as it would for real."""
+    triggers = sorted({t for spec in wf.processes.values() for t in spec.trigger_map})
+    for act in acts:
+        where = act.source or f"--act {act.trigger}"
+        field = SCRIPT_FIELD if act.source else "act"
+        if act.trigger not in triggers:
+            raise BadInput(f"{where}: unknown trigger {act.trigger!r} of workflow {wf.name}; one of "
+                           f"{', '.join(triggers)}", field=field)
+        if act.party is not None and act.party not in root.parties:
+            raise BadInput(f"{where}: unknown party {act.party!r}; parties are "
+                           f"{', '.join(sorted(root.parties))}", field=field)
 
 
 # -- the fork -------------------------------------------------------------------------------------------------
@@ -170,8 +234,14 @@ class Rehearsal:
         if act.on is not None and act.on > local_date(now, self.tz):
             self.service.advance_clock(local_moment(act.on, self.tz, ACT_TIME), dispatch=self.dispatch)
         pid = self.target(act)
-        fired = self.service.fire(TriggerRequest(pid, act.trigger, actor=ACTOR, role=act.role, party=act.party,
-                                                 on=act.on, ref=act.ref, data=dict(act.data)))
+        try:
+            fired = self.service.fire(TriggerRequest(pid, act.trigger, actor=ACTOR, role=act.role,
+                                                     party=act.party, on=act.on, ref=act.ref, data=dict(act.data)))
+        except ConvenantError as exc:
+            if act.source:       # a refused line of a script says which line it was
+                exc.message = f"{act.source}: {exc.message}"
+                exc.args = (exc.message,)
+            raise
         self.dispatch(self.service.now())
         return {"trigger": act.trigger, "party": act.party, "on": fired.effective, "process": fired.process,
                 "state": fired.dest}
@@ -225,12 +295,14 @@ def whatif(service: Any, pid: str, acts: Sequence[Act], until: dt.datetime, fork
     """Fork agreement `pid`, apply `acts`, run the clock to `until`; report states, deadlines and mails, and -
     with `compare` - how that differs from the same fork run forward without the acts."""
     snap = read_agreement(service, pid)
+    check_vocabulary(service.workflow(snap.root.workflow), snap.root, acts)
     if until < snap.now:
         raise BadInput(f"--until {iso_moment(until, service.tz)} is before the agreement's clock "
                        f"({iso_moment(snap.now, service.tz)})", field="until")
     for act in acts:
         if act.on is not None and local_moment(act.on, service.tz) > until:
-            raise BadInput(f"--act {act.trigger} --on {act.on.isoformat()} is after --until", field="act")
+            raise BadInput(f"{act.source or '--act ' + act.trigger} --on {act.on.isoformat()} is after --until",
+                           field=SCRIPT_FIELD if act.source else "act")
     notes = pending_mail(pending)
     report = Rehearsal(service, snap, fork(), notes).run(acts, until)
     out: dict[str, Any] = {"agreement": snap.root.id, "from": iso_moment(snap.now, service.tz),

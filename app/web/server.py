@@ -67,6 +67,8 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     _error_handlers(web)
     web.middleware("http")(security_headers)
     web.include_router(api.router)
+    from convenant.app.web import rehearsal   # "what if?" and "why this date?" on the agreement page (issue 16)
+    web.include_router(rehearsal.router)
     web.include_router(pages.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     web.openapi = lambda: openapi(web)  # type: ignore[method-assign]

@@ -157,8 +157,12 @@ def test_dutch_and_the_schedule(main_line):
         ("escalation", "2025-04-04T00:00:00+02:00", False),
         ("escalation", "2025-04-18T00:00:00+02:00", False),
         ("escalation", "2025-05-02T00:00:00+02:00", False)]
-    assert got["schedule"][1]["why"] == "7 day(s) before the due date"
-    assert got["schedule"][5]["why"] == "escalation level 2, 14 day(s) after the deadline was missed"
+    assert got["schedule"][1]["why"] == "7 dag(en) vóór de vervaldatum"
+    assert got["schedule"][5]["why"] == "escalatieniveau 2, 14 dag(en) nadat de termijn is verstreken"
+    assert (got["schedule"][5]["level"], got["schedule"][5]["to"]) == (1, "do")
+    english = why(main_line, "publication", lang="en")["schedule"]
+    assert english[1]["why"] == "7 day(s) before the due date"
+    assert english[5]["why"] == "escalation level 2, 14 day(s) after the deadline was missed"
 
 
 def test_unknown_kind_is_not_found(main_line):
