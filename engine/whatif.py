@@ -122,7 +122,12 @@ def load_script(path: str | Path, workflows: dict[str, Any], max_bytes: int) -> 
     from convenant.engine.documents import DocumentFile, document_params
     from convenant.engine.text import MAX_FILE, read_text, referenced
     file = Path(path)
-    acts = parse_script(read_text(file, SCRIPT_FIELD, MAX_FILE), file.name)
+    try:
+        text = read_text(file, SCRIPT_FIELD, MAX_FILE)
+    except BadInput as exc:      # decode() names the field with the file; the option is the field
+        exc.field = SCRIPT_FIELD
+        raise
+    acts = parse_script(text, file.name)
     out = []
     for act in acts:
         docs = document_params(workflows, act.trigger) & set(act.data)
