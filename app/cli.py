@@ -115,7 +115,10 @@ class Unexpected(ConvenantError):
 
 def fail(ctx: Ctx | None, exc: ConvenantError) -> None:
     if ctx is not None and ctx.as_json:
-        click.echo(_printable(json.dumps({**exc.as_dict(), "exit_code": exc.exit_code}, ensure_ascii=False)))
+        body = {**exc.as_dict(), "exit_code": exc.exit_code}
+        if exc.exit_code == 3:   # as the API's 403 and 409: may this role or party not act at all, or not now?
+            body["forbidden"] = exc.http_status == 403
+        click.echo(_printable(json.dumps(body, ensure_ascii=False)))
     label = {2: "bad input", 3: "not allowed", 4: "not found", 5: "conflict"}.get(exc.exit_code, "error")
     where = f" [{exc.field}]" if exc.field else ""
     click.echo(_printable(f"convenant: {label}{where}: {exc}"), err=True)
