@@ -49,6 +49,7 @@ class Web(Strict):
     session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
     session_idle_minutes: Annotated[float, Field(gt=0, le=24 * 60 * 30)] = 120
     sign_in_attempts: Annotated[int, Field(ge=1, le=1000)] = 5
+    sign_in_attempts_per_address: Annotated[int, Field(ge=1, le=100000)] = 20
     sign_in_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
 
 
@@ -196,7 +197,8 @@ def build(given_config: str | None = None, *, clock: Clock | None = None,
     queries = Queries(SqlReadModels(store), service)
     web = settings.web
     policy = SessionPolicy(hours=web.session_hours, idle_minutes=web.session_idle_minutes,
-                           attempts=web.sign_in_attempts, window_minutes=web.sign_in_window_minutes)
+                           attempts=web.sign_in_attempts, address_attempts=web.sign_in_attempts_per_address,
+                           window_minutes=web.sign_in_window_minutes)
     # people's sessions and tokens run on the installation's real time, even on a simulation database
     accounts = Accounts(SqlTokens(store), db_clock.real, queries, SqlPeople(store), policy=policy,
                         tz=settings.tz)

@@ -7,8 +7,9 @@
   `session_principal` is who a session id is, or None once it is unknown, expired, idle, closed or its account
   is disabled. The OpenID Connect sign-in opens sessions through `open_session` too.
 - **Local sign-in**: email and password, the password kept as an Argon2id hash (argon2-cffi); failures are
-  counted per account and per client address, and `[web] sign_in_attempts` of them within
-  `[web] sign_in_window_minutes` refuse further tries until the window has passed (RateLimited, HTTP 429).
+  counted per account and per client address: `[web] sign_in_attempts` of them for an account (or
+  `sign_in_attempts_per_address` from one address) within `[web] sign_in_window_minutes` refuse further tries
+  until the window has passed (RateLimited, HTTP 429).
 - **Tokens** for machines: an owner (a person's email or a service account's name), an expiry, a scope (`read`
   or `write`) and their last use; a token owned by a disabled person stops working.
 - **Calendar feed secrets**: per person and party, an HMAC of the party under the account's own feed key, so a
@@ -72,7 +73,8 @@ class RateLimited(ConvenantError):
 class SessionPolicy:
     hours: float = 12                  # a session ends this long after sign-in
     idle_minutes: float = 120          # ... or this long after its last use
-    attempts: int = 5                  # failed sign-ins per account and per address ...
+    attempts: int = 5                  # failed sign-ins per account ...
+    address_attempts: int = 20         # ... and per client address (many people may share one, behind NAT) ...
     window_minutes: float = 15         # ... within this window, then refused until the window has passed
 
 
@@ -241,13 +243,14 @@ class Accounts:
 
     # -- local sign-in --------------------------------------------------------------------------------------
     def _limited(self, keys: list[str], now: dt.datetime) -> dt.datetime | None:
-        """When the first of these keys may try again, if any has used up its attempts within the window."""
+        """When these keys may try again, if any has used up its attempts within the window."""
         window = dt.timedelta(minutes=self.policy.window_minutes)
         until = None
         for key in keys:
+            allowed = self.policy.address_attempts if key.startswith("address:") else self.policy.attempts
             recent = self.people.failures_since(key, now - window)
-            if len(recent) >= self.policy.attempts:
-                free = recent[-self.policy.attempts] + window
+            if len(recent) >= allowed:
+                free = recent[-allowed] + window
                 until = free if until is None or free > until else until
         return until
 

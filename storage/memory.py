@@ -727,7 +727,7 @@ class MemoryPeople:
     def failures_since(self, key: str, since: dt.datetime) -> builtins.list[dt.datetime]:
         floor = naive(since)
         return sorted(_aware(r["at"]) for r in self.store._rows("sign_in_failures")
-                      if r["key"] == key[:300] and r["at"] >= floor)
+                      if r["key"] == key[:300] and r["at"] > floor)
 
     def clear_failures(self, key: str) -> None:
         with self.store.transaction() as tx:

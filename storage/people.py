@@ -132,7 +132,7 @@ class SqlPeople:
         f = t.sign_in_failures
         with self.store.reading() as conn:
             return [aware(r[0]) for r in conn.execute(sa.select(f.c.at).where(f.c.key == key[:300],
-                                                                               f.c.at >= naive(since))
+                                                                               f.c.at > naive(since))
                                                       .order_by(f.c.at))]
 
     def clear_failures(self, key: str) -> None:

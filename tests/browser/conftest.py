@@ -40,11 +40,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PASSWORD = "correct horse battery staple"     # every test person's password for local sign-in
+
+
 @dataclass
 class Site:
     url: str
     app: object
-    tokens: dict[str, str]
+    logins: dict[str, str]      # who -> the email of their account (password PASSWORD)
+
+
+def add_people(app, people) -> dict[str, str]:
+    """An account with PASSWORD for each (who, name, role, party); who -> email."""
+    logins = {}
+    for who, name, role, party in people:
+        email = f"{who}@example.org"
+        app.accounts.add_user(name, email, role, party=party, password=PASSWORD)
+        logins[who] = email
+    return logins
+
+
+def sessions_of(app, logins: dict[str, str]) -> dict[str, str]:
+    """A signed-in session for each person (who -> session id), for TestClient cookies."""
+    return {who: app.accounts.open_session(email, "test") for who, email in logins.items()}
 
 
 @pytest.fixture
@@ -56,16 +74,13 @@ def site(tmp_path) -> Iterator[Site]:
     from convenant import workflows
     from convenant.app.web.server import create_app
     from convenant.engine.agreements import read_data_file
-    from convenant.storage.queries import create_token
     from tests.conftest import build_app
 
     app = build_app(f"sqlite:///{tmp_path / 'convenant.db'}", tmp_path, simulation="2025-03-20T12:00:00+01:00")
     wf = app.service.workflow("krachtenbundeling")
     app.service.create_agreement("krachtenbundeling", read_data_file(workflows.example_file(wf)))
-    now = app.service.now()
-    tokens = {"secretariat": create_token(app.store, "Secretariaat CE", "secretariat", None, now),
-              "auditor": create_token(app.store, "Auditdienst Rijk", "auditor", None, now),
-              "ipo": create_token(app.store, "IPO", "party", "ipo", now)}
+    logins = add_people(app, (("secretariat", "Secretariaat CE", "secretariat", None),
+                              ("auditor", "Auditdienst Rijk", "auditor", None), ("ipo", "IPO", "party", "ipo")))
     port = free_port()
     started = threading.Event()
 
@@ -80,7 +95,7 @@ def site(tmp_path) -> Iterator[Site]:
     thread.start()
     assert started.wait(30), "uvicorn did not start within 30 s"
     try:
-        yield Site(f"http://127.0.0.1:{port}", app, tokens)
+        yield Site(f"http://127.0.0.1:{port}", app, logins)
     finally:
         server.should_exit = True
         thread.join(30)
@@ -176,20 +191,20 @@ def running_agreement(tmp_path: Path):
     service.fire(AMENDMENT, "consent", actor="C.A. Jansen", role="party", party="ienw", ref="IenW/2025/41")
     failed = next(r for r in app.queries.outbox("pending") + app.queries.outbox("sent"))
     app.outbox.mark_failed(failed["id"], "550 5.1.1 mailbox unavailable")
-    tokens = {who: app.accounts.create_token(name, role, party)["token"] for who, name, role, party in (
+    logins = add_people(app, (
         ("secretariat", "Secretariaat CE", "secretariat", None), ("auditor", "Auditdienst Rijk", "auditor", None),
-        ("ipo", "R.F. Douwstra", "party", "ipo"), ("vng", "M. Veeningen", "party", "vng"))}
-    return app, tokens
+        ("ipo", "R.F. Douwstra", "party", "ipo"), ("vng", "M. Veeningen", "party", "vng")))
+    return app, logins
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory) -> Iterator[Site]:
     """running_agreement(), served, for a whole test module (the pages are read, or acted on in order)."""
     _need_browser()
-    app, tokens = running_agreement(tmp_path_factory.mktemp("running"))
+    app, logins = running_agreement(tmp_path_factory.mktemp("running"))
     url, server, thread = serve(app)
     try:
-        yield Site(url, app, tokens)
+        yield Site(url, app, logins)
     finally:
         server.should_exit = True
         thread.join(30)
@@ -203,10 +218,11 @@ def context_for(browser, width: int, lang: str = "nl"):
 
 
 def sign_in_as(page, site: Site, who: str, lang: str = "nl") -> None:
-    page.goto(f"{site.url}/login?lang={lang}")
-    page.fill("#token", site.tokens[who])
+    page.goto(f"{site.url}/sign-in?lang={lang}")
+    page.fill("#email", site.logins[who])
+    page.fill("#password", PASSWORD)
     with page.expect_navigation():
-        page.click("#login button[type=submit]")
+        page.click("#sign-in button[type=submit]")
 
 
 def axe_violations(page) -> list[dict]:

@@ -75,12 +75,13 @@ def test_the_signed_out_pages_and_a_refused_form_meet_wcag_aa(browser, running, 
     for width in (375, 1280):
         context = context_for(browser, width, lang)
         page = context.new_page()
-        problems += check_page(page, running, f"/login?lang={lang}", f"anonymous-{lang}-{width}")
-        page.fill("#token", "cvn_not_a_token")
+        problems += check_page(page, running, f"/sign-in?lang={lang}", f"anonymous-{lang}-{width}")
+        page.fill("#email", "nobody@example.org")
+        page.fill("#password", "not the password")
         with page.expect_navigation():
-            page.click("#login button[type=submit]")
-        assert page.locator("#token-error").is_visible()
-        assert page.locator("#token").get_attribute("aria-describedby") == "token-error"
+            page.click("#sign-in button[type=submit]")
+        assert page.locator("#sign-in-error").is_visible()
+        assert page.locator("#password").get_attribute("aria-describedby") == "sign-in-error"
         problems += [p for p in (f"login error: axe {v['id']}: {v['help']}" for v in axe_violations(page))]
         problems += check_page(page, running, "/toegankelijkheid", f"anonymous-{lang}-{width}")
         # a refused act: the error stands beside its field, tied to it, and the page still passes

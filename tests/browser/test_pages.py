@@ -11,16 +11,17 @@ import re
 import pytest
 
 from convenant.engine.views import show
-from tests.browser.conftest import shot
+from tests.browser.conftest import PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 
 
 def sign_in(page, site, who: str) -> None:
     page.goto(site.url + "/")
-    assert "/login" in page.url
-    page.fill("#token", site.tokens[who])
-    page.click("#login button[type=submit]")
+    assert "/sign-in" in page.url
+    page.fill("#email", site.logins[who])
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in button[type=submit]")
     page.wait_for_url(site.url + "/")
 
 
@@ -161,6 +162,8 @@ def test_party_acts_for_itself_and_sees_the_decision_page(page, site):
     shot(page, "09-decision-amendment")
     page.goto(site.url + "/agenda")
     feeds = page.locator(".feeds a")
-    assert feeds.count() == 1 and "/feeds/ipo.ics?token=" in feeds.first.get_attribute("href")
+    href = feeds.first.get_attribute("href")
+    assert feeds.count() == 1 and "/feeds/ipo.ics?key=cvf_" in href      # a feed secret: no token, no session
+    assert page.context.cookies()[0]["value"] not in href
     ics = page.request.get(feeds.first.get_attribute("href"))
     assert ics.ok and "BEGIN:VEVENT" in ics.text() and "DTSTART;VALUE=DATE:" in ics.text()

@@ -19,10 +19,10 @@ def fresh(tmp_path) -> Iterator[Site]:
     from tests.browser.conftest import _need_browser
 
     _need_browser()
-    app, tokens = running_agreement(tmp_path)
+    app, logins = running_agreement(tmp_path)
     url, server, thread = serve(app)
     try:
-        yield Site(url, app, tokens)
+        yield Site(url, app, logins)
     finally:
         server.should_exit = True
         thread.join(30)

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from convenant import workflows
-from convenant.app.web.auth import COOKIE
+from convenant.app.web.auth import SESSION_COOKIE
 from tests.conftest import build_app
 from tests.unit.test_i18n_catalog import foreign_words
 from tests.unit.test_i18n_mail import readable
@@ -92,15 +92,19 @@ class Site:
                      data={"theme": "inkoop", "status": "on_track"})
         # the work structure (due 31 May) is not recorded: missed, and the first rung of the ladder
         service.advance_clock(dt.datetime.fromisoformat("2025-06-02T10:00:00+02:00"), dispatch=send)
-        self.tokens = {who: self.app.accounts.create_token(name, role, party)["token"] for who, name, role, party in (
-            ("secretariat", "Secretariaat CE", "secretariat", None), ("auditor", "Auditdienst Rijk", "auditor", None),
-            ("vng", "VNG", "party", "vng"))}
+        people = (("secretariat", "Secretariaat CE", "secretariat", None), ("auditor", "Auditdienst Rijk", "auditor", None),
+                  ("vng", "VNG", "party", "vng"))
+        self.tokens = {who: self.app.accounts.create_token(name, role, party)["token"]   # the API's, for machines
+                       for who, name, role, party in people}
+        for who, name, role, party in people:
+            self.app.accounts.add_user(name, f"{who}@example.org", role, party=party)
+        self.sessions = {who: self.app.accounts.open_session(f"{who}@example.org", "test") for who, *_ in people}
         self.client = TestClient(create_app(self.app, scheduler=False))
 
     def page(self, path: str, who: str | None = "secretariat", lang: str | None = None) -> tuple[int, str, str]:
         self.client.cookies.clear()
         if who:
-            self.client.cookies.set(COOKIE, self.tokens[who])
+            self.client.cookies.set(SESSION_COOKIE, self.sessions[who])
         url = path + (("&" if "?" in path else "?") + f"lang={lang}" if lang else "")
         response = self.client.get(url)
         return response.status_code, response.text, Visible.text(response.text)
@@ -133,7 +137,7 @@ def site(tmp_path_factory) -> Site:
 
 
 PAGES = [
-    ("/login", None, 200),
+    ("/sign-in", None, 200),
     ("/", "secretariat", 200),
     (f"/processes/{KB}", "secretariat", 200),
     (f"/processes/{AMENDMENT}", "secretariat", 200),
@@ -180,20 +184,20 @@ def test_dates_on_pages_are_words_in_the_pages_language(site: Site) -> None:
 
 def test_the_language_follows_the_cookie_and_the_switch_names_the_other_language(site: Site) -> None:
     site.client.cookies.clear()
-    site.client.cookies.set(COOKIE, site.tokens["secretariat"])
+    site.client.cookies.set(SESSION_COOKIE, site.sessions["secretariat"])
     first = site.client.get("/agenda?lang=en")
     assert 'hreflang="nl" lang="nl">Nederlands</a>' in first.text
     assert "lang=en" in first.headers["set-cookie"]
     assert "Calendar subscriptions" in Visible.text(site.client.get("/agenda").text)   # the cookie
     site.client.cookies.clear()
-    site.client.cookies.set(COOKIE, site.tokens["secretariat"])
+    site.client.cookies.set(SESSION_COOKIE, site.sessions["secretariat"])
     dutch = site.client.get("/agenda").text                                               # none: Dutch
     assert "Agenda-abonnementen" in Visible.text(dutch) and 'hreflang="en" lang="en">English</a>' in dutch
 
 
 def test_a_refusal_on_a_dutch_page_is_titled_in_dutch(site: Site) -> None:
     site.client.cookies.clear()
-    site.client.cookies.set(COOKIE, site.tokens["secretariat"])
+    site.client.cookies.set(SESSION_COOKIE, site.sessions["secretariat"])
     page = site.client.get(f"/processes/{KB}")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     version = re.search(r'name="version" value="(\d+)"', page.text).group(1)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from convenant.app.web.auth import COOKIE
-from tests.browser.conftest import AMENDMENT, KB, running_agreement
+from convenant.app.web.auth import SESSION_COOKIE
+from tests.browser.conftest import AMENDMENT, KB, running_agreement, sessions_of
 from tests.unit.test_i18n_app import Visible, texts_of
 from tests.unit.test_i18n_catalog import foreign_words
 
@@ -23,13 +23,14 @@ class Pages:
     def __init__(self, tmp_path: Path) -> None:
         from convenant.app.web.server import create_app
 
-        self.app, self.tokens = running_agreement(tmp_path)
+        self.app, logins = running_agreement(tmp_path)
+        self.sessions = sessions_of(self.app, logins)
         self.client = TestClient(create_app(self.app, scheduler=False), follow_redirects=False)
 
     def get(self, path: str, who: str | None = "secretariat", lang: str | None = None):
         self.client.cookies.clear()
         if who:
-            self.client.cookies.set(COOKIE, self.tokens[who])
+            self.client.cookies.set(SESSION_COOKIE, self.sessions[who])
         return self.client.get(path + (("&" if "?" in path else "?") + f"lang={lang}" if lang else ""))
 
     def text(self, path: str, who: str | None = "secretariat", lang: str | None = None) -> str:
