@@ -364,7 +364,9 @@ def effect_judge_decision(act: Act, name: str, **_: Any) -> None:
     act.notes["judged"] = {"decision": name, "voters": eligible, "outcome": state.outcome}
 
 
-CHANGE_KEYS = ("new_ends_on", "accede", "accede_name", "accede_group", "accede_represented_by", "leave")
+CHANGE_KEYS = ("new_ends_on", "accede", "accede_name", "accede_group", "accede_represented_by", "leave",
+               "deadline")
+AMENDED = "amended_deadlines"      # fact: the deadlines an adopted amendment set to a date of its own (kind: date)
 
 
 def effect_take_effect(act: Act, trigger: str = "apply_amendment", **_: Any) -> None:
@@ -392,7 +394,12 @@ def effect_apply_amendment(act: Act, **_: Any) -> None:
     if change.get("new_ends_on"):
         before["ends_on"], after["ends_on"] = act.root.facts.get("ends_on"), change["new_ends_on"]
         act.root.facts["ends_on"] = change["new_ends_on"]
-        effect_reschedule_deadlines(act, ["end"])
+        # every deadline reckoned from the end follows it, but one an amendment set to a date of its own
+        fixed = act.root.facts.get(AMENDED) or {}
+        effect_reschedule_deadlines(act, [d.kind for d in act.spec.deadlines
+                                          if d.due.fact == "ends_on" and d.kind not in fixed] or ["end"])
+    if change.get("deadline"):
+        _amend_deadline(act, child.id, change["deadline"], change["due"], (before, after))
     if change.get("accede"):
         pid = change["accede"]
         act.root.parties[pid] = Party(name=change.get("accede_name") or pid, group=change.get("accede_group"),
@@ -426,6 +433,54 @@ def guard_amendment_change(act: Act, article: str, **_: Any) -> None:
     if leave and not is_current(act.root, leave, act.on):
         raise act.refuse(f"{leave} has withdrawn already", article)
     guard_date_after(act, article, "new_ends_on", ["ends_on"])
+    _guard_deadline_change(act, article)
+
+
+def _changeable(act: Act) -> list[str]:
+    """The deadlines an amendment may set to another date: the agreement's own, one per agreement (not those per
+    theme or government), not the end (that is `new_ends_on`)."""
+    return [d.kind for d in act.spec.deadlines if d.kind != "end" and not d.due.on]
+
+
+def _guard_deadline_change(act: Act, article: str) -> None:
+    kind, due = act.params.get("deadline"), act.params.get("due")
+    if due and not kind:
+        raise BadInput("--set due=DATE goes with --set deadline=KIND (the deadline it moves)", field="deadline")
+    if not kind:
+        return
+    if kind == "end":
+        raise BadInput("deadline=end: the end moves with --set new_ends_on=DATE (Art. 5.3)", field="deadline")
+    if kind not in _changeable(act):
+        raise BadInput(f"deadline={kind!r} is not a deadline an amendment can move; one of "
+                       f"{', '.join(_changeable(act))}", field="deadline")
+    if not due:
+        raise BadInput(f"--set due=DATE is required with --set deadline={kind}", field="due")
+    if dt.date.fromisoformat(due) < act.on:
+        raise act.refuse(f"due={due} lies before the request ({act.on.isoformat()}): an amendment moves a "
+                         f"deadline forward from now, it does not make it missed in the past", article)
+    if not act.awaited(kind):
+        raise act.refuse(f"the {kind} deadline is no longer awaited (met or cancelled); there is nothing to move",
+                         article)
+
+
+def _amend_deadline(act: Act, amendment: str, kind: str, due: str, change: tuple[dict, dict]) -> None:
+    """The adopted amendment sets deadline `kind` to `due`: its reminders and ladder are planned again, and what
+    is reckoned from it (the automatic opening of the extension decision) follows; kept as the agreement's fact
+    so that a later move of the end leaves it where the amendment put it."""
+    before, after = change
+    new = dt.date.fromisoformat(due)
+    rows = act.awaited(kind)
+    before["deadlines"] = [{"kind": kind, "due": d.due.isoformat(), "status": str(d.status)} for d in rows]
+    for d in rows:
+        if d.due != new:
+            d.due, d.rule, d.step = new, f"amendment {amendment}: {due}", -1
+            if d.status == DeadlineStatus.MISSED and act.on <= new:
+                d.status, d.missed_at = DeadlineStatus.OPEN, None     # awaited again, within its new date
+            act.changed_deadlines.append(d)
+    after["deadlines"] = [{"kind": kind, "due": d.due.isoformat(), "status": str(d.status)} for d in rows]
+    if not rows:
+        after["deadlines"] = [{"kind": kind, "due": due, "status": "no longer awaited: nothing moved"}]
+    act.root.facts[AMENDED] = {**(act.root.facts.get(AMENDED) or {}), kind: due}
 
 
 GUARDS["amendment_change"] = guard_amendment_change

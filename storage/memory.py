@@ -54,7 +54,7 @@ from convenant.storage.store import (
     log_entry,
     log_rows,
     naive,
-    process_values,
+    process_columns,
     record_view,
 )
 
@@ -461,7 +461,7 @@ class MemoryStore:
     def _process_row(self, p: Process, now: dt.datetime) -> Row:
         return {"id": p.id, "workflow": p.workflow, "ptype": p.ptype, "parent_id": p.parent_id,
                 "root_id": p.root_id or p.id, "state": p.state, "final": bool(p.final), "version": p.version,
-                **{k: self._freeze(v) if k == "data" else v for k, v in process_values(p).items()},
+                **{k: self._freeze(v) if k == "data" else v for k, v in process_columns(p).items()},
                 "created_at": naive(p.created_at), "updated_at": naive(now),
                 "next_auto_at": naive(p.next_auto_at)}
 
