@@ -319,7 +319,7 @@ class Tx:
         self.conn.execute(t.processes.insert().values(
             id=p.id, workflow=str(p.workflow), ptype=p.ptype, parent_id=p.parent_id, root_id=p.root_id or p.id,
             state=p.state, final=p.final, version=1, created_at=naive(p.created_at), updated_at=naive(now),
-            next_auto_at=naive(p.next_auto_at), **process_values(p)))
+            next_auto_at=naive(p.next_auto_at), **process_columns(p)))
         self._write_log(p)
 
     def update_process(self, p: Process, now: dt.datetime) -> None:
@@ -329,7 +329,7 @@ class Tx:
             self._store_reference(*upcast.identify(p.reference), now)
         result = self.conn.execute(_PROCESS_UPDATE, {
             "pid": p.id, "seen": p.version, "state": p.state, "final": p.final, "version": p.version + 1,
-            "updated_at": naive(now), "next_auto_at": naive(p.next_auto_at), **process_values(p)})
+            "updated_at": naive(now), "next_auto_at": naive(p.next_auto_at), **process_columns(p)})
         if result.rowcount != 1:
             raise Conflict(f"process {p.id} was changed by someone else meanwhile; reload and try again",
                            process=p.id)
@@ -740,9 +740,15 @@ def _process(row: Any, references: References) -> Process:
 
 
 def process_values(p: Process) -> dict[str, Any]:
-    """The row's `format`, `data` and `definition_version` columns of a process, in the current format."""
-    return {"format": upcast.PROCESS_FORMAT, "data": upcast.process_data(p),
-            "definition_version": version_of(p.workflow) or 1}
+    """The row's `format` and `data` columns of a process, in the current format (migration 0002 writes these
+    alone: its schema has no later column)."""
+    return {"format": upcast.PROCESS_FORMAT, "data": upcast.process_data(p)}
+
+
+def process_columns(p: Process) -> dict[str, Any]:
+    """What a command writes of a process beside its state: `format`, `data`, and the definition version it runs
+    under (migration 0004; a workflow name without one is version 1)."""
+    return {**process_values(p), "definition_version": version_of(p.workflow) or 1}
 
 
 def log_rows(p: Process) -> list[dict[str, Any]]:
