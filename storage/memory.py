@@ -358,7 +358,8 @@ class MemoryTx:
         if row is None:
             return None
         if row["status"] == "failed":
-            self._write("outbox")[row_id] = {**row, "status": "pending", "attempts": 0, "next_attempt_at": naive(now)}
+            self._write("outbox")[row_id] = {**row, "status": "pending", "attempts": 0, "next_attempt_at": naive(now),
+                                             "created_at": naive(now)}   # the retry lifetime counts from the resend
         return str(row["status"])
 
     # -- meta keys (the clock) ------------------------------------------------------------------------

@@ -573,11 +573,12 @@ class Tx:
         return aware(value)
 
     def requeue(self, row_id: int, now: dt.datetime) -> str | None:
-        """A failed message queued anew, its attempts starting over (Service.resend_mail)."""
+        """A failed message queued anew, its attempts starting over (Service.resend_mail); queued at `now`, so
+        the dispatcher's retry lifetime counts from the resend."""
         status = self.conn.execute(sa.select(t.outbox.c.status).where(t.outbox.c.id == row_id)).scalar()
         if status == "failed":
             self.conn.execute(t.outbox.update().where(t.outbox.c.id == row_id).values(
-                status="pending", attempts=0, next_attempt_at=naive(now)))
+                status="pending", attempts=0, next_attempt_at=naive(now), created_at=naive(now)))
         return status
 
     # -- clock ----------------------------------------------------------------------------------------
