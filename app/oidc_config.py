@@ -150,14 +150,13 @@ class Mapped:
 
 @dataclass(frozen=True)
 class Refused:
-    """Why the claims give no account: `reason` is a msgid (the page translates it), `detail` what was missing."""
+    """Why the claims give no account: `reason` one of NO_EMAIL, UNVERIFIED_EMAIL, NO_GROUP (the page says it in
+    words), `detail` what the provider sent instead."""
     reason: str
     detail: str = ""
 
 
-NO_EMAIL = "The identity provider sent no email address for you, so no account can be found."
-UNVERIFIED_EMAIL = "The identity provider has not verified your email address."
-NO_GROUP = "You are not in any group that has access to Convenant."
+NO_EMAIL, UNVERIFIED_EMAIL, NO_GROUP = "no_email", "unverified_email", "no_group"
 
 
 def groups_of(claims: dict[str, Any], claim: str) -> list[str]:

@@ -178,8 +178,10 @@ def check_csrf(request: Request, who: Principal, given: str | None) -> None:
 def _sign_in_page(request: Request, target: str, *, error: str | None = None, status: int = 200,
                   email: str = "") -> Response:
     token = new_login_csrf()
+    auth = convenant(request).settings.auth     # [auth]: a button to the identity provider (app/web/oidc.py)
     response = render(request, "sign_in.html", {"next": target, "login_csrf": token, "error": error,
-                                                "email": email, "title": gettext("Sign in", lang_of(request))},
+                                                "email": email, "title": gettext("Sign in", lang_of(request)),
+                                                "oidc_provider": auth.provider_name if auth.enabled else None},
                       status=status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600,
                         secure=convenant(request).settings.web.secure_cookies)
@@ -237,7 +239,9 @@ async def logout(request: Request) -> Response:
     check_csrf(request, who, str(form.get("csrf") or ""))
     app = convenant(request)
     app.accounts.close_session(request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse("/sign-in", status_code=303)
+    # then on to the identity provider's own sign-out, for a session that began there (app/web/oidc.py)
+    at_provider = getattr(request.app.state, "sign_out_redirect", None)
+    response = RedirectResponse((at_provider(request) if at_provider else None) or "/sign-in", status_code=303)
     clear_session_cookie(response, secure=app.settings.web.secure_cookies)
     return response
 
