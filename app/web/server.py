@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from convenant.app.bootstrap import explain_failure
-from convenant.app.web import api, pages
+from convenant.app.web import api, oidc, pages
 from convenant.engine.errors import BadInput, ConvenantError
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     from convenant.app.web import rehearsal   # "what if?" and "why this date?" on the agreement page (issue 16)
     web.include_router(rehearsal.router)
     web.include_router(pages.router)
+    web.include_router(oidc.router)      # sign-in through an OpenID Connect provider ([auth] in config.toml)
+    web.state.sign_out_redirect = oidc.sign_out_redirect   # pages.logout: on to the provider's sign-out
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     web.openapi = lambda: openapi(web)  # type: ignore[method-assign]
     return web
