@@ -316,11 +316,31 @@ def test_serve_runs_the_scheduler_with_the_app(api, monkeypatch):
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123 and seen["web"].state.convenant is api.app
 
 
+PASSWORD = "correct horse battery staple"
+ROLES_OF = {"secretariat": ("secretariat", None), "auditor": ("auditor", None), "ipo": ("party", "ipo"),
+            "vng": ("party", "vng"), "ez": ("party", "ez"), "stranger": ("party", "nobody")}
+
+
+def account(api, who: str) -> str:
+    """The account of `who` (made at the first sign-in), named as their token is; its email."""
+    email = f"{who}@example.org"
+    if api.app.accounts.find_user(email) is None:
+        role, party = ROLES_OF[who]
+        if party == "nobody":     # a party of no agreement here (its agreement gone): past the validation
+            api.app.accounts.people.add_user({"email": email, "name": who, "role": role, "party": party,
+                                              "created_at": api.app.service.now(),
+                                              "password_hash": api.app.accounts.hasher.hash(PASSWORD)})
+        else:
+            api.app.accounts.add_user(who, email, role, party=party, password=PASSWORD)
+    return email
+
+
 def login(api, who: str, client: TestClient | None = None) -> TestClient:
     client = client or TestClient(api.web, follow_redirects=False)
-    form = client.get("/login")
+    email = account(api, who)
+    form = client.get("/sign-in")
     csrf = form.cookies.get("convenant_login_csrf") or client.cookies.get("convenant_login_csrf")
-    response = client.post("/login", data={"token": api.tokens[who], "csrf": csrf, "next": "/agenda"})
+    response = client.post("/sign-in", data={"email": email, "password": PASSWORD, "csrf": csrf, "next": "/agenda"})
     assert response.status_code == 303 and response.headers["location"] == "/agenda"
     return client
 
@@ -330,23 +350,31 @@ def csrf_of(html: str) -> str:
 
 
 def test_sign_in_cookie_and_csrf(api, tmp_path):
+    """A person signs in with email and password; the cookie holds a session id (never a token), HttpOnly and
+    SameSite, and signing out ends the session on the server."""
+    email = account(api, "secretariat")
     client = TestClient(api.web, follow_redirects=False)
-    assert client.get("/").headers["location"].startswith("/login")
-    client.get("/login")
-    assert client.post("/login", data={"token": api.tokens["secretariat"], "csrf": "forged"}).status_code == 403
-    bad = client.post("/login", data={"token": "cvn_wrong", "csrf": client.cookies.get("convenant_login_csrf")})
-    assert bad.status_code == 401 and "onbekend" in bad.text
-    revoked = client.post("/login", data={"token": api.tokens["revoked"],
+    assert client.get("/").headers["location"].startswith("/sign-in")
+    assert client.get("/login").headers["location"].startswith("/sign-in")      # the former address
+    client.get("/sign-in")
+    assert client.post("/sign-in", data={"email": email, "password": PASSWORD, "csrf": "forged"}).status_code == 403
+    bad = client.post("/sign-in", data={"email": email, "password": "not the password",
+                                        "csrf": client.cookies.get("convenant_login_csrf")})
+    assert bad.status_code == 401 and "wachtwoord is onjuist" in bad.text and "convenant_session" not in \
+        bad.headers.get("set-cookie", "")
+    token = client.post("/sign-in", data={"email": email, "password": api.tokens["secretariat"],
                                           "csrf": client.cookies.get("convenant_login_csrf")})
-    assert revoked.status_code == 401
+    assert token.status_code == 401                                # a token is no password
     client = TestClient(api.web, follow_redirects=False)
-    client.get("/login")
-    ok = client.post("/login", data={"token": api.tokens["secretariat"],
-                                     "csrf": client.cookies.get("convenant_login_csrf"), "next": "//evil.example"})
+    client.get("/sign-in")
+    ok = client.post("/sign-in", data={"email": email.upper(), "password": PASSWORD,
+                                       "csrf": client.cookies.get("convenant_login_csrf"), "next": "//evil.example"})
     cookie = ok.headers["set-cookie"]
+    session = client.cookies.get("convenant_session")
     assert ok.headers["location"] == "/"
-    assert "convenant_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace(
-        "Strict", "strict") and "Secure" not in cookie
+    assert session.startswith("cvs_") and session not in api.tokens.values()
+    assert "convenant_token" not in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower() \
+        and "Secure" not in cookie and "Max-Age=43200" in cookie              # [web] session_hours = 12
     page = client.get("/processes/krachtenbundeling")
     assert page.status_code == 200 and 'data-trigger="open_signing"' in page.text
     assert "Content-Security-Policy" in page.headers
@@ -358,18 +386,49 @@ def test_sign_in_cookie_and_csrf(api, tmp_path):
     good = client.post("/processes/krachtenbundeling/fire",
                        data={"trigger": "open_signing", "csrf": csrf_of(page.text), "version": "1"})
     assert good.status_code == 303 and api.version() == 2
+    last = api.get(f"/api/v1/processes/{KB}/history").json()[-1]
+    assert (last["trigger"], last["actor"]) == ("open_signing", "secretariat")   # the person's name
     logout = client.post("/logout", data={"csrf": csrf_of(page.text)})
     assert logout.status_code == 303 and client.get("/").status_code == 303
+    # the session ended on the server: the same cookie, kept by someone, opens nothing any more
+    replay = TestClient(api.web, follow_redirects=False, cookies={"convenant_session": session})
+    assert replay.get("/").status_code == 303 and api.app.accounts.session_principal(session) is None
 
     # [web] secure_cookies = true marks the cookie Secure
     from convenant.app.web.server import create_app
     secure = build_app(f"sqlite:///{tmp_path / 'secure.db'}", tmp_path, extra={"web": {"secure_cookies": True}})
-    from convenant.storage.queries import create_token
-    token = create_token(secure.store, "s", "secretariat", None, secure.service.now())
+    secure.accounts.add_user("S", "s@example.org", "secretariat", password=PASSWORD)
     client = TestClient(create_app(secure, scheduler=False), follow_redirects=False, base_url="https://testserver")
-    client.get("/login")
-    ok = client.post("/login", data={"token": token, "csrf": client.cookies.get("convenant_login_csrf")})
-    assert "Secure" in ok.headers["set-cookie"]
+    client.get("/sign-in")
+    ok = client.post("/sign-in", data={"email": "s@example.org", "password": PASSWORD,
+                                       "csrf": client.cookies.get("convenant_login_csrf")})
+    assert ok.status_code == 303 and "Secure" in ok.headers["set-cookie"]
+
+
+def test_a_disabled_persons_session_stops_at_once_and_sign_in_is_rate_limited(api):
+    """Disabling (users disable) ends a signed-in person's session on their next request; five wrong passwords
+    within the window refuse even the right one, with a message saying until when (429)."""
+    vng = login(api, "vng")
+    assert vng.get("/agenda").status_code == 200
+    api.cli.run("users", "disable", "vng@example.org")
+    assert vng.get("/agenda").status_code == 303                    # back to the sign-in page
+    client = TestClient(api.web, follow_redirects=False)
+    client.get("/sign-in")
+
+    def attempt(email: str, password: str, lang: str = ""):
+        return client.post(f"/sign-in{lang}", data={"email": email, "password": password,
+                                                    "csrf": client.cookies.get("convenant_login_csrf")})
+
+    refused = attempt("vng@example.org", PASSWORD)
+    assert refused.status_code == 403 and "uitgeschakeld" in refused.text
+    email = account(api, "ez")
+    for _ in range(5):
+        assert attempt(email, "wrong password!").status_code == 401
+    limited = attempt(email, PASSWORD)
+    assert limited.status_code == 429 and "Te veel mislukte pogingen" in limited.text
+    assert "convenant_session" not in limited.headers.get("set-cookie", "")
+    english = attempt(email, PASSWORD, "?lang=en")
+    assert english.status_code == 429 and "Too many failed attempts" in english.text
 
 
 def test_pages_follow_the_role(api):
@@ -416,11 +475,24 @@ def test_pages_follow_the_role(api):
     assert "krachtenbundeling" not in stranger.get("/").text.split("<main>")[1]
 
 
+def feed_links(client: TestClient) -> dict[str, str]:
+    """The agenda page's calendar links, by party."""
+    import re
+    return {m.group(2): m.group(1).replace("&amp;", "&") for m in
+            re.finditer(r'href="(http://testserver/feeds/[^"]+)">([a-z]+)\.ics', client.get("/agenda").text)}
+
+
 def test_calendar_feed_per_party(api):
     from icalendar import Calendar
 
     api.signed()
-    feed = api.client.get(f"/feeds/ipo.ics?token={api.tokens['ipo']}")
+    ipo = login(api, "ipo")
+    links = feed_links(ipo)
+    assert list(links) == ["ipo"]
+    secret = links["ipo"].split("?key=")[1]
+    assert secret.startswith("cvf_") and secret not in (api.tokens["ipo"], ipo.cookies.get("convenant_session"))
+    anonymous = TestClient(api.web)
+    feed = anonymous.get(links["ipo"].replace("http://testserver", ""))
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
     cal = Calendar.from_ical(feed.content)
     events = [e for e in cal.walk("VEVENT")]
@@ -436,11 +508,18 @@ def test_calendar_feed_per_party(api):
               if part.get_content_type() == "text/calendar"
               for e in Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")}
     assert events and {str(e["UID"]) for e in events} <= mailed
-    assert api.client.get(f"/feeds/ipo.ics?token={api.tokens['auditor']}").status_code == 200
-    assert api.client.get("/feeds/ipo.ics").status_code == 401
-    assert api.client.get(f"/feeds/ipo.ics?token={api.tokens['revoked']}").status_code == 401
-    assert api.client.get(f"/feeds/vng.ics?token={api.tokens['ipo']}").status_code == 403
-    assert api.client.get(f"/feeds/nobody.ics?token={api.tokens['secretariat']}").status_code == 404
+    auditor = feed_links(login(api, "auditor"))                    # the auditor reads every party's feed
+    assert {"ipo", "vng"} <= set(auditor)
+    assert anonymous.get(auditor["vng"].replace("http://testserver", "")).status_code == 200
+    assert anonymous.get("/feeds/ipo.ics").status_code == 401
+    assert anonymous.get(f"/feeds/ipo.ics?token={api.tokens['ipo']}").status_code == 401   # a token is no feed secret
+    assert anonymous.get(f"/feeds/ipo.ics?key={ipo.cookies.get('convenant_session')}").status_code == 401
+    assert anonymous.get(f"/feeds/vng.ics?key={secret}").status_code == 401             # another party's feed
+    # the feed is read-only: it signs nobody in
+    assert TestClient(api.web, follow_redirects=False, cookies={"convenant_session": secret}).get("/").status_code \
+        == 303
+    api.cli.run("users", "disable", "ipo@example.org")
+    assert anonymous.get(f"/feeds/ipo.ics?key={secret}").status_code == 401
 
 
 # -- schemathesis: no server error anywhere in the API ---------------------------------------------------
