@@ -247,3 +247,14 @@ def test_without_a_provider_the_routes_do_not_exist(tmp_path):
         assert c.get("/sign-in/oidc/callback", follow_redirects=False).status_code == 404
         assert 'id="sign-in-oidc"' not in c.get("/sign-in").text
     app.store.dispose()
+
+
+def test_the_shipped_config_documents_every_key_of_auth():
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    section = text[text.index("# [auth]"):]
+    for key in set(Auth.model_fields) - {"groups"}:                # [auth.groups] is a table of its own
+        assert f"# {key} = " in section, f"config.toml does not document [auth] {key}"
+    assert "# [auth.groups]" in section and '{ role = "party", party = "uvw" }' in section
+    uncommented = tomllib.loads("\n".join(line[2:] for line in section.splitlines() if line.startswith("# ")
+                                          and not line.startswith("#  ")))
+    assert config_from_dict(uncommented).auth.enabled          # the commented example is itself valid
