@@ -4,7 +4,9 @@ every deadline."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from convenant.app.bootstrap import explain_failure
-from convenant.app.web import api, oidc, pages
+from convenant.app.web import admin, api, oidc, pages
+from convenant.app.web.auth import bearer
 from convenant.engine.errors import BadInput, ConvenantError
 
 log = logging.getLogger(__name__)
@@ -66,10 +69,13 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     web.state.worker = None
     _error_handlers(web)
     web.middleware("http")(security_headers)
+    web.middleware("http")(read_scope)
     web.include_router(api.router)
     from convenant.app.web import rehearsal   # "what if?" and "why this date?" on the agreement page (issue 16)
     web.include_router(rehearsal.router)
     web.include_router(pages.router)
+    web.include_router(admin.router)     # the administrator's page of accounts
+    redact_access_log(logging.getLogger("uvicorn.access"))
     web.include_router(oidc.router)      # sign-in through an OpenID Connect provider ([auth] in config.toml)
     web.state.sign_out_redirect = oidc.sign_out_redirect   # pages.logout: on to the provider's sign-out
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -177,6 +183,56 @@ async def security_headers(request: Request, call_next):
     return response
 
 
+async def read_scope(request: Request, call_next):
+    """A token of scope `read` may look but not change: every API request that is not GET, HEAD or OPTIONS is
+    refused (403) before any route sees it, whatever the role would allow."""
+    if is_api(request) and request.method not in ("GET", "HEAD", "OPTIONS"):
+        token = bearer(request.headers.get("authorization"))
+        who = request.app.state.convenant.accounts.principal(token) if token else None
+        if who is not None and who.scope == "read":
+            from convenant.engine.errors import NotAllowed
+            refusal = NotAllowed(f"the token {who.name} has the scope read: it may not change anything "
+                                 f"(tokens create --scope write)", forbidden=True)
+            return JSONResponse(error_body(refusal), status_code=403)
+    return await call_next(request)
+
+
+# -- the access log never records a secret ------------------------------------------------------------------
+SECRET_PARAMS = ("key", "token", "code", "state", "session", "password", "access_token", "id_token")
+_SECRET_VALUE = re.compile(r"(?i)([?&](?:%s)=)[^&#\s\"]*" % "|".join(SECRET_PARAMS))
+
+
+def redact(text: str) -> str:
+    """A request line with the values of secret-bearing query parameters (a feed's `key`, an old `token`, an
+    identity provider's `code` and `state`) replaced by `[redacted]`."""
+    return _SECRET_VALUE.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """On uvicorn's access log: its record's arguments are (client, method, path with query, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def redact_access_log(logger: logging.Logger) -> None:
+    if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+        logger.addFilter(RedactSecrets())
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's own logging configuration with RedactSecrets on its access handler."""
+    from uvicorn.config import LOGGING_CONFIG
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_secrets"] = {"()": RedactSecrets}
+    config["handlers"]["access"].setdefault("filters", []).append("redact_secrets")
+    return config
+
+
 def openapi(web: FastAPI) -> dict[str, Any]:
     """FastAPI documents 422 for every validated route; this API answers 400 instead, so say that."""
     if web.openapi_schema is None:
@@ -197,4 +253,5 @@ def serve(app, host: str, port: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    uvicorn.run(create_app(app), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(create_app(app), host=host, port=port, log_level="info", proxy_headers=False,
+                log_config=log_config())
