@@ -399,14 +399,16 @@ def explain(queries: Queries, pid: str, kind: str, *, subject: str | None = None
                             people=people)
 
 
-def explain_many(queries: Queries, ids: Iterable[int], *, lang: str = "en", people: People | None = None
-                 ) -> dict[int, dict[str, Any]]:
+def explain_many(queries: Queries, ids: Iterable[int], *, roots: Iterable[str] | None = None, lang: str = "en",
+                 people: People | None = None) -> dict[int, dict[str, Any]]:
     """The explanation of each deadline id (`deadlines --explain`, the agreement page), by id: each agreement's
-    processes, history and deadlines are read once, however many of its deadlines are explained."""
+    processes, history and deadlines are read once, however many of its deadlines are explained; `roots` limits
+    the agreements looked at (the page's own)."""
     wanted = set(ids)
     out: dict[int, dict[str, Any]] = {}
-    for root in queries.reads.roots():
-        rows = [d for d in queries.reads.deadlines(statuses=None, root_id=root.id)]
+    agreements = [queries.process(r) for r in roots] if roots is not None else queries.reads.roots()
+    for root in agreements:
+        rows = list(queries.reads.deadlines(statuses=None, root_id=root.id))
         mine = [d for d in rows if d.id in wanted]
         if not mine:
             continue

@@ -57,7 +57,7 @@ def _is_date(value: Any) -> bool:
     return True
 
 
-def page_explanation(doc: dict[str, Any], reader: Reader, records: dict[int, dict[str, Any]], lang: str, tz: Any
+def page_explanation(doc: dict[str, Any], reader: Reader, records: dict[int, dict[str, Any]], lang: str
                      ) -> dict[str, Any]:
     """One explanation (explain_deadline's fields) with its inputs and schedule in words for the page."""
     words = people(reader, lang)
@@ -94,15 +94,14 @@ def explanations(app: Any, who: Principal, pid: str, lang: str) -> dict[tuple[An
     reader = Reader(app, lang)
     root = root_of(pid)
     rows = app.queries.reads.deadlines(statuses=None, root_id=root)
-    found = explain_many(app.queries, [d.id for d in rows if d.id is not None], lang=lang,
+    found = explain_many(app.queries, [d.id for d in rows if d.id is not None], roots=[root], lang=lang,
                          people=people(reader, lang))
     records = {r["seq"]: r for r in app.queries.reads.history(root)}
     out = {}
     for d in rows:
         doc = found.get(d.id)
         if doc is not None:
-            out[(d.process_id, d.kind, d.subject, d.due.isoformat())] = page_explanation(
-                doc, reader, records, lang, app.settings.tz)
+            out[(d.process_id, d.kind, d.subject, d.due.isoformat())] = page_explanation(doc, reader, records, lang)
     return out
 
 

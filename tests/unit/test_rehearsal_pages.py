@@ -33,6 +33,7 @@ class Site:
         from convenant.app.web.server import create_app
 
         self.db = tmp_path / "convenant.db"
+        self.mail = tmp_path / "mail"
         self.app, _ = running_agreement(tmp_path)
         self.sessions = {}
         for who, (name, email, role, party) in PEOPLE.items():
@@ -133,6 +134,7 @@ def test_the_form_is_for_the_secretariat_only(site: Site) -> None:
 def test_the_result_page_shows_what_follows_and_writes_nothing(site: Site) -> None:
     before = site.checksum()
     outbox = site.app.queries.outbox()
+    maildir = sorted(p.name for p in site.mail.rglob("*") if p.is_file())
     res = site.rehearse({"act.0.trigger": "give_notice", "act.0.party": "vng", "act.0.on": "2025-07-01",
                          "act.0.ref": "VNG/2025/9", "act.1.trigger": "", "until": "2025-09-30"})
     assert res.status_code == 200, res.text[:2000]
@@ -161,6 +163,7 @@ def test_the_result_page_shows_what_follows_and_writes_nothing(site: Site) -> No
     site.get(f"/processes/{KB}?lang=nl")
     assert site.checksum() == before
     assert site.app.queries.outbox() == outbox
+    assert sorted(p.name for p in site.mail.rglob("*") if p.is_file()) == maildir      # no mail sent
     assert not any(c["id"].startswith(f"{KB}/termination") for c in site.app.queries.show(KB)["children"])
 
 
