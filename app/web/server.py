@@ -199,7 +199,7 @@ async def read_scope(request: Request, call_next):
 
 # -- the access log never records a secret ------------------------------------------------------------------
 SECRET_PARAMS = ("key", "token", "code", "state", "session", "password", "access_token", "id_token")
-_SECRET_VALUE = re.compile(r"(?i)([?&](?:%s)=)[^&#\s\"]*" % "|".join(SECRET_PARAMS))
+_SECRET_VALUE = re.compile(r"(?i)([?&](?:" + "|".join(SECRET_PARAMS) + r")=)[^&#\s\"]*")
 
 
 def redact(text: str) -> str:
