@@ -74,6 +74,48 @@ def corrected(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [acts[s] for s in sorted(acts)]
 
 
+RESERVE = "reserve_children"     # not a record: where a withdrawn act opened children, their numbers stay taken
+
+
+def reservations(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each withdrawn act that opened children (a notice its termination), an entry for `rebuild` at the act's
+    moment that keeps those children's numbers taken: the live database keeps the closed child under its id, so a
+    later act of the same kind must get the next number in the rebuilt agreement as it did (or does) live."""
+    every = list(records)
+    rows = sorted((r for r in every if r.get("seq") is not None), key=lambda r: r["seq"])
+    gone = {r.get("corrects") for r in every if r["trigger"] == CORRECT and (r.get("data") or {}).get("withdraw")}
+    out = []
+    for i, rec in enumerate(rows):
+        if rec["seq"] not in gone:
+            continue
+        kids = []
+        for nxt in rows[i + 1:]:
+            if nxt["source"] is None and (nxt.get("data") or {}).get("opened_by") == rec["process"]:
+                kids.append(nxt["process"])
+            else:
+                break
+        if kids:
+            out.append({"trigger": RESERVE, "process": root_of(rec["process"]), "seq": rec["seq"],
+                        "recorded_at": rec["recorded_at"], "effective": rec["effective"], "party": None,
+                        "children": kids})
+    return out
+
+
+def _reserve(svc: Service, rec: dict[str, Any]) -> None:
+    with svc.store.transaction() as tx:
+        root = tx.get_process(rec["process"], lock=True)
+        if root is None:
+            return
+        wf = svc.workflow(root.workflow)
+        prefixes = {spec.id_prefix or ptype: ptype for ptype, spec in wf.processes.items()}
+        for child in rec["children"]:
+            prefix, _, number = child.rsplit("/", 1)[-1].rpartition("-")
+            if prefix in prefixes and number.isdigit():
+                ptype = prefixes[prefix]
+                root.counters[ptype] = max(root.counters.get(ptype, 0), int(number))
+        tx.update_process(root, svc.now(tx))
+
+
 def apply_set(rec: dict[str, Any], sets: dict[str, str]) -> None:
     for key, value in sets.items():
         if key in RECORD_FIELDS:
@@ -93,6 +135,8 @@ def enter(svc: Service, rec: dict[str, Any]) -> None:
     data = rec.get("data") or {}
     if rec["trigger"] == "create":
         svc.create_agreement(data["workflow"], data["agreement"], actor=rec["actor"], pid=rec["process"])
+    elif rec["trigger"] == RESERVE:
+        _reserve(svc, rec)
     elif rec["trigger"] == MIGRATE:            # entered again at its moment, but never corrected itself
         enter_migration(svc, rec)
     elif rec["trigger"] == "update_contacts":
@@ -185,6 +229,8 @@ class Plan:
             a, b = live.get(pid), again.get(pid)
             if b is None:
                 assert a is not None
+                if a.final and a.next_auto_at is None:
+                    continue                     # closed already (by an earlier correction that withdrew its act)
                 closed = copy.deepcopy(a)
                 closed.final, closed.next_auto_at = True, None
                 self.changes.append({"what": f"{pid}: process", "before": a.state, "after": "closed (opened by "
@@ -323,7 +369,7 @@ def correct(service: Service, reads: ReadModels, fork: Callable[[], Fork], pid: 
     rec = _the_record(rows, seq, root_id)
     clean = _parse_sets(sets, withdraw, rec, service)
     new = {"trigger": CORRECT, "corrects": seq, "data": {"set": clean, "withdraw": withdraw}}
-    acts = corrected([*rows, new])
+    acts = sorted([*corrected([*rows, new]), *reservations([*rows, new])], key=lambda r: r["seq"])
     now = service.now()
     _svc, scratch = rebuild(service, acts, fork, now)
     record_changes = [{"what": f"seq {seq}: {k}", "before": _before(rec, k), "after": v} for k, v in clean.items()]
@@ -378,5 +424,6 @@ def as_recorded_on(service: Service, reads: ReadModels, fork: Callable[[], Fork]
     if not rows:
         raise NotFound(f"agreement {root_id!r} was not yet entered at the end of {day.isoformat()}",
                        process=root_id)
-    svc, _scratch = rebuild(service, corrected(rows), fork, min(end, service.now()))
+    acts = sorted([*corrected(rows), *reservations(rows)], key=lambda r: r["seq"])
+    svc, _scratch = rebuild(service, acts, fork, min(end, service.now()))
     return svc, pid
