@@ -26,8 +26,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from convenant.app.oidc_config import NO_EMAIL, NO_GROUP, UNVERIFIED_EMAIL, Auth, Mapped, MissingSecret, map_claims
-from convenant.app.web.auth import set_session_cookie
+from convenant.app.web.auth import SESSION_COOKIE, set_session_cookie
 from convenant.app.web.pages import convenant, lang_of, render, safe_next
+from convenant.engine.accounts import secret_hash
 from convenant.engine.clock import SystemClock
 from convenant.engine.errors import ConvenantError
 from convenant.i18n import N_, gettext
@@ -201,7 +202,7 @@ def callback(request: Request) -> Response:
     set_session_cookie(response, session_id, secure=secure, max_age=convenant(request).accounts.session_seconds())
     response.delete_cookie(PENDING_COOKIE, path=PENDING_PATH, secure=secure, httponly=True, samesite="lax")
     # remembered for sign-out, which then goes on to the provider (the session itself does not say how it began)
-    response.set_cookie(MARKER_COOKIE, "1", max_age=convenant(request).accounts.session_seconds(), path="/",
+    response.set_cookie(MARKER_COOKIE, marker(session_id), max_age=convenant(request).accounts.session_seconds(), path="/",
                         httponly=True, samesite="lax", secure=secure)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -310,8 +311,9 @@ def _open_session(request: Request, mapped: Mapped) -> str:
         try:
             accounts.add_user(mapped.name, mapped.email, mapped.role, party=mapped.party, language=mapped.language)
         except ConvenantError as exc:
-            raise SignInFailed(403, NO_ACCOUNT, f"no account made for {mapped.email}: {exc}",
-                               reason=str(exc)[:300]) from None
+            if accounts.find_user(mapped.email) is None:      # not a first sign-in of the same person meanwhile
+                raise SignInFailed(403, NO_ACCOUNT, f"no account made for {mapped.email}: {exc}",
+                                   reason=str(exc)[:300]) from None
         log.info("account %s made on first sign-in through OpenID Connect (group %s: %s%s)", mapped.email,
                  mapped.group, mapped.role, f" of {mapped.party}" if mapped.party else "")
     try:
@@ -329,9 +331,17 @@ def sign_out_redirect(request: Request) -> str | None:
     """Where the sign-out (pages.logout, after it ended the session here) sends a browser whose session began at
     the provider: this module's page that goes on to the provider's sign-out. None for anyone else."""
     auth: Auth = convenant(request).settings.auth
-    if not auth.enabled or not auth.end_session or request.cookies.get(MARKER_COOKIE) != "1":
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not auth.enabled or not auth.end_session or not session_id \
+            or not hmac.compare_digest(request.cookies.get(MARKER_COOKIE, ""), marker(session_id)):
         return None
     return "/sign-out/oidc"
+
+
+def marker(session_id: str) -> str:
+    """Names the session that began at the provider, without being its id: a later session of another kind in the
+    same browser does not sign out at the provider."""
+    return secret_hash(session_id)[:32]
 
 
 def end_session_url(request: Request) -> str | None:
@@ -356,7 +366,7 @@ def end_session_url(request: Request) -> str | None:
 def signed_out(request: Request) -> Response:
     """After the session here has ended: on to the provider's sign-out. A page that moves on (Refresh) rather than
     a redirect, because the sign-out form's redirects may not leave this site (CSP form-action 'self')."""
-    url = end_session_url(request) if request.cookies.get(MARKER_COOKIE) == "1" else None
+    url = end_session_url(request) if request.cookies.get(MARKER_COOKIE) else None
     secure = convenant(request).settings.web.secure_cookies
     if url is None:
         response: Response = RedirectResponse("/sign-in", status_code=303)

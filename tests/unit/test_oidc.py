@@ -258,3 +258,26 @@ def test_the_shipped_config_documents_every_key_of_auth():
     uncommented = tomllib.loads("\n".join(line[2:] for line in section.splitlines() if line.startswith("# ")
                                           and not line.startswith("#  ")))
     assert config_from_dict(uncommented).auth.enabled          # the commented example is itself valid
+
+
+def test_sign_out_goes_on_to_the_provider_only_for_the_session_that_began_there():
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from convenant.app.web.auth import SESSION_COOKIE
+    from convenant.app.web.oidc import MARKER_COOKIE, marker, sign_out_redirect
+
+    def request(cookies: dict[str, str], a: Auth) -> Request:
+        app = SimpleNamespace(state=SimpleNamespace(convenant=SimpleNamespace(settings=SimpleNamespace(auth=a))))
+        header = "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()
+        return Request({"type": "http", "method": "POST", "path": "/logout", "headers": [(b"cookie", header)],
+                        "app": app})
+
+    began_there = {SESSION_COOKIE: "cvs_one", MARKER_COOKIE: marker("cvs_one")}
+    assert sign_out_redirect(request(began_there, auth())) == "/sign-out/oidc"
+    # a later session of another kind (a password) in the same browser, the marker of an older one left
+    assert sign_out_redirect(request({SESSION_COOKIE: "cvs_two", MARKER_COOKIE: marker("cvs_one")}, auth())) is None
+    assert sign_out_redirect(request({SESSION_COOKIE: "cvs_one"}, auth())) is None
+    assert sign_out_redirect(request(began_there, auth(end_session=False))) is None
+    assert sign_out_redirect(request(began_there, config_from_dict({}).auth)) is None
