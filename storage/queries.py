@@ -56,15 +56,22 @@ _CORRECTED_BY = (sa.select(sa.func.max(_CORRECTOR.c.seq)).where(_CORRECTOR.c.cor
 def history(store: SqlStore, process_id: str | None = None, *, include_children: bool = True,
             party: str | None = None, since: str | None = None, until: str | None = None
             ) -> Iterator[dict[str, Any]]:
-    """Records in recording order, in pages (keyset on seq)."""
+    """Records in recording order, in pages (keyset on seq).
+
+    A process with its children is `root = :p OR process = :p`, but that is asked as one of its two halves, so
+    that each page walks an index ((root, seq) or (process, seq)) instead of the whole table (PostgreSQL plans the
+    OR as a walk of the primary key that filters out every other agreement's records). One half always holds the
+    whole answer: if `p` is an agreement, every record with `process = p` has `root = p`; if it is a child, no
+    record has `root = p`. So the agreement's half is asked first, and the child's only when the first page of
+    the agreement's half is empty (with any filter too: the child's half of an agreement is within its own)."""
     last = 0
+    column = None
+    if process_id is not None:
+        column = t.records.c.root if include_children else t.records.c.process
     while True:
         stmt = sa.select(t.records, _CORRECTED_BY).where(t.records.c.seq > last)
-        if process_id is not None:
-            if include_children:
-                stmt = stmt.where(sa.or_(t.records.c.root == process_id, t.records.c.process == process_id))
-            else:
-                stmt = stmt.where(t.records.c.process == process_id)
+        if column is not None:
+            stmt = stmt.where(column == process_id)
         if party:
             stmt = stmt.where(t.records.c.party == party)
         if since:
@@ -74,6 +81,9 @@ def history(store: SqlStore, process_id: str | None = None, *, include_children:
         with store.reading() as conn:
             rows = conn.execute(stmt.order_by(t.records.c.seq).limit(PAGE)).mappings().all()
         if not rows:
+            if last == 0 and column is t.records.c.root:
+                column = t.records.c.process           # not an agreement: a child's own records
+                continue
             return
         for row in rows:
             yield {**record_view(row), "corrected_by": row["corrected_by"]}

@@ -12,7 +12,6 @@ from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from convenant.engine import upcast
@@ -185,7 +184,37 @@ def make_engine(url: str, echo: bool = False, synchronous: str = "full") -> Engi
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = sa.create_engine(url, echo=echo)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection that sat unused longer than this is pinged before it is handed out again.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Instead of the pool's pre-ping (a round trip before every command, issue 15): a connection is pinged at
+    checkout only when it sat in the pool for more than IDLE_PING_SECONDS, the time in which a server restart or
+    an idle timeout may have closed it; a dead one is replaced by a fresh connection (DisconnectionError makes
+    the pool retry). A connection in steady use is never pinged; one dropped while in use fails that command
+    (exit 1, "cannot reach"), and SQLAlchemy then invalidates the pool, so the next command connects anew."""
+    import time
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > IDLE_PING_SECONDS:
+            try:
+                alive = engine.dialect.do_ping(dbapi_conn)
+            except engine.dialect.loaded_dbapi.Error:    # a connection that cannot run SELECT 1 is dead
+                alive = False
+            if not alive:
+                raise sa.exc.DisconnectionError("the database closed an idle connection")
 
 
 # Statements on the scheduler's hot path, built once: building and cache-keying a statement costs more in
@@ -208,8 +237,33 @@ _PROCESSES_IN = sa.select(t.processes).where(t.processes.c.id.in_(sa.bindparam("
 # ... and on every command's path (bench/: durable commands)
 _REFERENCE = sa.select(t.reference_data.c.format, t.reference_data.c.content).where(
     t.reference_data.c.id == sa.bindparam("rid"))
-_REFERENCE_INSERT = {"postgresql": postgresql.insert(t.reference_data).on_conflict_do_nothing(index_elements=["id"]),
-                     "sqlite": sqlite.insert(t.reference_data).on_conflict_do_nothing(index_elements=["id"])}
+
+
+def insert_ignoring(table: sa.Table, key: str, columns: Iterable[str]) -> sa.TextClause:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` as a text statement whose parameters keep their columns' types
+    (JSON, times). SQLAlchemy cannot cache the dialects' `insert().on_conflict_do_nothing()` and compiles it again
+    on every execution (216 µs against 34 µs cached, issue 15); a text statement is compiled once. The same text
+    runs on SQLite (3.24 on) and PostgreSQL. Built once per table and column list (`_ignoring`)."""
+    cols = list(columns)
+    sql = (f"INSERT INTO {table.name} ({', '.join(_quoted(c) for c in cols)}) "
+           f"VALUES ({', '.join(':' + c for c in cols)}) ON CONFLICT ({_quoted(key)}) DO NOTHING")
+    return sa.text(sql).bindparams(*[sa.bindparam(c, type_=table.c[c].type) for c in cols])
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+_IGNORING: dict[tuple[str, tuple[str, ...]], sa.TextClause] = {}
+
+
+def _ignoring(table: sa.Table, key: str, row: dict[str, Any]) -> sa.TextClause:
+    found = _IGNORING.get((table.name, tuple(row)))
+    if found is None:
+        found = _IGNORING[table.name, tuple(row)] = insert_ignoring(table, key, row)
+    return found
+
+
 _LOG_INSERT = t.process_log.insert()
 _PROCESS_UPDATE = (t.processes.update()
                    .where(t.processes.c.id == sa.bindparam("pid"), t.processes.c.version == sa.bindparam("seen")))
@@ -220,21 +274,17 @@ _CHAIN_HEAD_LOCKED = _CHAIN_HEAD.with_for_update()
 _CHAIN_HEAD_UPDATE = t.chain_head.update().where(t.chain_head.c.id == 1)
 _HEAD = sa.select(t.chain_heads).where(t.chain_heads.c.root == sa.bindparam("r"))
 _HEAD_LOCKED = _HEAD.with_for_update()
-_HEAD_INSERT = {"postgresql": postgresql.insert(t.chain_heads).on_conflict_do_nothing(index_elements=["root"]),
-                "sqlite": sqlite.insert(t.chain_heads).on_conflict_do_nothing(index_elements=["root"])}
+# SQLite: the head and the database's highest seq (the next record takes max + 1) in one statement
+_HEAD_AND_MAX = sa.select(t.chain_heads, sa.select(sa.func.coalesce(sa.func.max(t.records.c.seq), 0))
+                          .scalar_subquery().label("max_seq")).where(t.chain_heads.c.root == sa.bindparam("r"))
 _HEAD_UPDATE = t.chain_heads.update().where(t.chain_heads.c.root == sa.bindparam("r"))
 _RECORD_INSERT = t.records.insert()
-_MAX_SEQ = sa.select(sa.func.coalesce(sa.func.max(t.records.c.seq), 0))
 # the advisory lock between commands drawing a seq (shared) and the sequencer's look at the horizon (exclusive)
 LOG_LOCK_KEY = 0x636F6E76        # "conv"
 _LOG_SHARED_NEXTVAL = sa.text(f"SELECT nextval('records_seq') FROM pg_advisory_xact_lock_shared({LOG_LOCK_KEY})")
 _LOG_STATE = sa.select(t.log_state.c.size, t.log_state.c.last_seq).where(t.log_state.c.id == 1)
 _LOG_STATE_LOCKED = _LOG_STATE.with_for_update()
-_LOG_STATE_INSERT = {"postgresql": postgresql.insert(t.log_state).on_conflict_do_nothing(index_elements=["id"]),
-                     "sqlite": sqlite.insert(t.log_state).on_conflict_do_nothing(index_elements=["id"])}
-_META = sa.select(t.meta.c.value).where(t.meta.c.key == sa.bindparam("key"))
-_OUTBOX_INSERT = {"postgresql": postgresql.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"]),
-                  "sqlite": sqlite.insert(t.outbox).on_conflict_do_nothing(index_elements=["key"])}
+_META_ALL = sa.select(t.meta.c.key, t.meta.c.value)
 
 
 class Tx:
@@ -253,6 +303,7 @@ class Tx:
         self.earliest_write: dt.datetime | None = None
         # reference data an older row kept inline, read (upcast) here: stored when that process is written
         self._inline_references: dict[str, dict[str, Any]] = {}
+        self._meta: dict[str, str] | None = None       # the meta table as read by this unit of work (`meta`)
 
     def _wrote(self, moment: dt.datetime | None) -> None:
         if moment is not None and (self.earliest_write is None or moment < self.earliest_write):
@@ -281,7 +332,7 @@ class Tx:
             self.conn.execute(_DEADLINE_UPDATE, list(self._deadline_writes.values()))
             self._deadline_writes.clear()
         if self._outbox_rows:
-            self.conn.execute(_OUTBOX_INSERT[self.conn.dialect.name], self._outbox_rows)
+            self.conn.execute(_ignoring(t.outbox, "key", self._outbox_rows[0]), self._outbox_rows)
             self._outbox_rows = []
 
     # -- processes ------------------------------------------------------------------------------------
@@ -343,8 +394,8 @@ class Tx:
 
     def _store_reference(self, rid: str, content: dict[str, Any], now: dt.datetime) -> None:
         """Reference data is immutable and named by its content: a second agreement with the same data adds no row."""
-        self.conn.execute(_REFERENCE_INSERT[self.conn.dialect.name],
-                          {"id": rid, "format": upcast.REFERENCE_FORMAT, "content": content, "created_at": naive(now)})
+        row = {"id": rid, "format": upcast.REFERENCE_FORMAT, "content": content, "created_at": naive(now)}
+        self.conn.execute(_ignoring(t.reference_data, "id", row), row)
 
     def _write_log(self, p: Process) -> None:
         if p.new_log:
@@ -397,7 +448,8 @@ class Tx:
         FOR UPDATE) only by commands on that agreement, and taken last so that it is held only for the insert and
         the commit; the sequence number comes after it, so that within an agreement seq follows the chain."""
         head = self._chain_head(rec.root)
-        row = chained_row(rec, head if head["records"] else None, seq=self._next_seq())
+        seq = int(self.conn.execute(_LOG_SHARED_NEXTVAL).scalar_one()) if self.pg else int(head["max_seq"]) + 1
+        row = chained_row(rec, head if head["records"] else None, seq=seq)
         self.conn.execute(_RECORD_INSERT, row)
         self.conn.execute(_HEAD_UPDATE, {"r": rec.root, "seq": row["seq"], "hash": row["hash"],
                                          "records": head["records"] + 1})
@@ -405,20 +457,18 @@ class Tx:
         return rec
 
     def _chain_head(self, root: str) -> Any:
-        stmt = _HEAD_LOCKED if self.pg else _HEAD
+        """The agreement's chain head; on SQLite with `max_seq`, the database's highest seq, read in the same
+        statement (the next record takes max + 1; writers are serialised by BEGIN IMMEDIATE). On PostgreSQL the
+        seq is drawn afterwards from the sequence under the shared advisory lock: commands never wait for each
+        other there, and the sequencer's brief exclusive look (log_horizon) waits until every command that drew a
+        number before it has committed or rolled back."""
+        stmt = _HEAD_LOCKED if self.pg else _HEAD_AND_MAX
         head = self.conn.execute(stmt, {"r": root}).mappings().first()
         if head is None:
-            self.conn.execute(_HEAD_INSERT[self.conn.dialect.name], {"root": root, "seq": 0, "hash": GENESIS,
-                                                                     "records": 0})
+            first = {"root": root, "seq": 0, "hash": GENESIS, "records": 0}
+            self.conn.execute(_ignoring(t.chain_heads, "root", first), first)
             head = self.conn.execute(stmt, {"r": root}).mappings().one()
         return head
-
-    def _next_seq(self) -> int:
-        if self.pg:
-            # shared: commands never wait for each other here; the sequencer's brief exclusive look (log_horizon)
-            # waits until every command that drew a number before it has committed or rolled back
-            return int(self.conn.execute(_LOG_SHARED_NEXTVAL).scalar_one())
-        return int(self.conn.execute(_MAX_SEQ).scalar_one()) + 1
 
     # -- the log (engine/log.py: the sequencer, proofs, checkpoints) ------------------------------------
     def log_state(self, *, lock: bool = False) -> tuple[int, int]:
@@ -426,7 +476,8 @@ class Tx:
         stmt = _LOG_STATE_LOCKED if lock and self.pg else _LOG_STATE
         row = self.conn.execute(stmt).first()
         if row is None:
-            self.conn.execute(_LOG_STATE_INSERT[self.conn.dialect.name], {"id": 1, "size": 0, "last_seq": 0})
+            state = {"id": 1, "size": 0, "last_seq": 0}
+            self.conn.execute(_ignoring(t.log_state, "id", state), state)
             row = self.conn.execute(stmt).one()
         return int(row[0]), int(row[1])
 
@@ -520,7 +571,7 @@ class Tx:
         if self._deadline_writes is not None:  # batch mode: written at flush; the count is what was offered
             self._outbox_rows += rows
             return len(rows)
-        return self.conn.execute(_OUTBOX_INSERT[self.conn.dialect.name], rows).rowcount or 0
+        return self.conn.execute(_ignoring(t.outbox, "key", rows[0]), rows).rowcount or 0
 
     # -- the scheduler's view -------------------------------------------------------------------------
     def next_due(self, now: dt.datetime) -> tuple[dt.datetime, str, Any] | None:
@@ -583,13 +634,19 @@ class Tx:
 
     # -- clock ----------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
-        return self.conn.execute(_META, {"key": key}).scalar()
+        """The meta table (a handful of rows: the clock's mode and time, the log's marks) is read whole, once
+        per unit of work: the clock's two values cost one statement, and the unit of work sees one clock."""
+        if self._meta is None:
+            self._meta = {k: v for k, v in self.conn.execute(_META_ALL)}
+        return self._meta.get(key)
 
     def set_meta(self, key: str, value: str) -> None:
         if self.meta(key) is None:
             self.conn.execute(t.meta.insert().values(key=key, value=value))
         else:
             self.conn.execute(t.meta.update().where(t.meta.c.key == key).values(value=value))
+        assert self._meta is not None
+        self._meta[key] = value
 
 
 class SqlStore:
