@@ -116,3 +116,25 @@ def _hash(session_id: str | None) -> str:
     from convenant.engine.accounts import secret_hash
     assert session_id
     return secret_hash(session_id)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_sign_in_button_and_the_refusal_meet_wcag_aa(browser, oidc_site, lang):
+    from tests.browser.conftest import axe_violations, context_for
+    site = oidc_site
+    context = context_for(browser, 375, lang)       # CSP bypassed only to inject axe-core
+    page = context.new_page()
+    try:
+        page.goto(f"{site.url}/sign-in?lang={lang}")
+        button = page.locator("#sign-in-oidc")
+        assert button.inner_text().strip() == ("Inloggen via Testprovider" if lang == "nl" else
+                                               "Sign in with Testprovider")
+        assert axe_violations(page) == []
+        with page.expect_response(lambda r: "/sign-in/oidc/callback" in r.url) as answer:
+            sign_in_at_provider(page, site, "bob")
+        assert answer.value.status == 403
+        assert ("U zit niet in een groep" if lang == "nl" else "You are not in any group") in \
+            page.locator("#oidc-error").inner_text()
+        assert axe_violations(page) == []
+    finally:
+        context.close()
