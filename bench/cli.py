@@ -1,7 +1,9 @@
 """P3: a user's call, as whole processes on a prepared simulation database: `convenant --json show
 krachtenbundeling` and one `convenant --json trigger ... report_progress`, beside `python -c pass` (the same
 interpreter starting and stopping). Wall time from spawning to exit, CPU time of the child (user + system); the
-cache is warm (two untimed calls of each first). Then `python -X importtime` of `show`: what the call imports."""
+cache is warm (two untimed calls of each first), bytecode included: the calls run without PYTHONDONTWRITEBYTECODE,
+so that the warm-up writes the `.pyc` files an installed package has (with it set, every call compiled convenant's
+own sources again, about 120 ms). Then `python -X importtime` of `show`: what the call imports."""
 from __future__ import annotations
 
 import os
@@ -27,6 +29,10 @@ TRIGGER = ["--json", "trigger", "krachtenbundeling", "report_progress", "--actor
            "secretariat", "--set", "theme=inkoop", "--set", "status=on_track"]
 
 
+# the calls' environment: the caller's, but free to keep compiled bytecode (see the module's docstring)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def convenant_command() -> list[str]:
     script = Path(sys.executable).parent / "convenant"
     return [str(script)] if script.exists() else [sys.executable, "-m", "convenant.app.cli"]
@@ -37,7 +43,8 @@ def prepare(workdir: Path) -> Path:
     folder = workdir / "cli"
     folder.mkdir()
     for args in SETUP:
-        out = subprocess.run(convenant_command() + args, cwd=folder, capture_output=True, text=True, check=False)
+        out = subprocess.run(convenant_command() + args, cwd=folder, capture_output=True, text=True, env=ENV,
+                             check=False)
         if out.returncode != 0:
             raise RuntimeError(f"convenant {' '.join(args)} exited {out.returncode}: {out.stderr[-2000:]}")
     return folder
@@ -47,7 +54,7 @@ def calls(argv: list[str], cwd: Path, k: int) -> m.Block:
     wall = cpu = 0.0
     for _ in range(k):
         c0, t0 = m.children_cpu_seconds(), time.perf_counter()
-        out = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ,
+        out = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
                              check=False)
         wall += time.perf_counter() - t0
         cpu += m.children_cpu_seconds() - c0
@@ -77,5 +84,6 @@ def p3(workdir: Path, *, k: int, rounds: int, profiles: int = 2) -> None:
               "(none set)", None)
     nodes = []
     for _ in range(profiles):
-        nodes = importtime([sys.executable, "-X", "importtime", *(cmd if len(cmd) == 1 else cmd[1:]), *SHOW], folder)
+        nodes = importtime([sys.executable, "-X", "importtime", *(cmd if len(cmd) == 1 else cmd[1:]), *SHOW], folder,
+                           env=ENV)
     print_imports(import_summary(nodes), "python -X importtime convenant --json show krachtenbundeling")
