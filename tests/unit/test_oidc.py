@@ -281,3 +281,24 @@ def test_sign_out_goes_on_to_the_provider_only_for_the_session_that_began_there(
     assert sign_out_redirect(request({SESSION_COOKIE: "cvs_one"}, auth())) is None
     assert sign_out_redirect(request(began_there, auth(end_session=False))) is None
     assert sign_out_redirect(request(began_there, config_from_dict({}).auth)) is None
+
+
+def test_a_provider_that_does_not_answer_is_a_page_saying_so(tmp_path):
+    import socket
+
+    from fastapi.testclient import TestClient
+
+    from convenant.app.web.server import create_app
+    from tests.conftest import build_app
+    with socket.socket() as s:                   # a port nobody listens on: the connection is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = build_app(f"sqlite:///{tmp_path / 'convenant.db'}", tmp_path,
+                    extra={"auth": {"issuer": f"http://127.0.0.1:{port}", "client_id": "convenant", "groups": GROUPS,
+                                    "provider_name": "Rijksportaal", "timeout_seconds": 2}})
+    with TestClient(create_app(app, scheduler=False)) as c:
+        answer = c.get("/sign-in/oidc", follow_redirects=False)
+        assert answer.status_code == 502
+        assert "Rijksportaal is op dit moment niet bereikbaar" in answer.text
+        assert "convenant_oidc=" not in answer.headers.get("set-cookie", "")
+    app.store.dispose()
