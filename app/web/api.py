@@ -1,43 +1,41 @@
-"""The HTTP API of INTERFACE.md under /api/v1: the same Service and views as the command line, with the
-bearer token's role and party in place of --role/--party. Errors keep the engine's classes: 400 bad input,
-401 no or bad token, 403 this role or party may not, 404 unknown process, 409 wrong state, failed guard or a
-concurrent change; each body names the reason and the article."""
+"""The HTTP API of INTERFACE.md under /api/v1, by the NL API Design Rules: the same Service, queries and views as the
+command line, with the bearer token's role and party in place of --role/--party. Errors are problem details
+(app/web/api_problems.py) that keep the engine's classes: 400 bad input, 401 no or bad token, 403 this role, party
+or scope may not, 404 unknown process, 405 a method the resource does not allow, 409 wrong state, failed guard or
+a concurrent change; each names the reason and the article.
+
+Routes of one process come before the process itself, because a process id may hold a `/`
+(`/processes/{process_id:path}`); a wrong method on any known path is 405 with an `Allow` header (see
+`_method_not_allowed`), never 404."""
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from convenant.app.web import reading
-from convenant.app.web.auth import Unauthenticated, bearer
+from convenant.app.web import api_admin, api_changes, api_docs, reading
+from convenant.app.web import api_models as m
+from convenant.app.web.api_common import LIST_HEADERS, Paging, may_change, paged, paging, principal, queries, service
+from convenant.app.web.api_problems import responses
 from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.history import csv_chunks
 from convenant.engine.pipeline import TriggerRequest
 
-router = APIRouter(prefix="/api/v1")
+__all__ = ["export_response", "principal", "router"]
 
-
-class ErrorBody(BaseModel):
-    error: str = Field(description="bad_input, unauthenticated, not_allowed, not_found or conflict")
-    reason: str = Field(description="why, in words")
-    article: str | None = Field(None, description="the article of the agreement the refusal rests on")
-    message: str
-    field: str | None = None
-    process: str | None = None
-    state: str | None = None
-    trigger: str | None = None
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text} for code, text in (
-        (400, "bad input (a field outside the vocabulary, an unparseable date, a date after today)"),
-        (401, "no token, or an unknown or revoked one"),
-        (403, "this role or party may not do this"),
-        (404, "no such process"),
-        (409, "not allowed in the current state, a guard refused, or someone changed the process meanwhile"))}
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX)
+router.routes.extend(api_docs.router.routes)
+router.add_api_route("", api_docs.index, methods=["GET"], tags=["api"], response_model=m.Index,
+                     summary="The API's base: its version and where its description and documentation are (no "
+                             "token needed)")
+ERRORS = responses(400, 401, 403, 404, 409)   # what firing may answer
 
 
 class TriggerBody(BaseModel):
@@ -59,54 +57,42 @@ class TriggerBody(BaseModel):
     def _text(cls, value: Any) -> Any:
         """Every string of the body, keys included, through engine/text.py (lone surrogates such as JSON's
         "\\ud800", NUL, control characters): bad input naming the field, never a 500."""
-        from convenant.engine.text import check_value
-        if isinstance(value, dict):
-            for key, item in value.items():
-                check_value(item, str(key).encode("utf-8", "backslashreplace").decode("utf-8"))
-                check_value(key, "body (a key)", 200)
-        return value
+        return api_changes.checked_text(value)
 
 
-def principal(request: Request, authorization: str | None = Header(None, description="Bearer TOKEN")
-              ) -> Principal:
-    who = request.app.state.convenant.accounts.principal(bearer(authorization))
-    if who is None:
-        raise Unauthenticated("a valid bearer token is required (Authorization: Bearer TOKEN); create one with "
-                              "'convenant tokens create'" if not authorization else
-                              "the token is unknown or revoked")
-    return who
-
-
-def _service(request: Request):
-    return request.app.state.convenant.service
-
-
-def _queries(request: Request):
-    return request.app.state.convenant.queries
-
-
+# -- processes --------------------------------------------------------------------------------------------------
 @router.get("/processes", summary="All agreements with state, dates, next deadline, open decisions and missed "
-            "deadlines", responses=ERRORS)
-def list_processes(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    return _queries(request).overview(who)
+            "deadlines", tags=["processes"], response_model=None,
+            responses={200: {"model": list[m.ProcessSummary], "headers": LIST_HEADERS}, **responses(400, 401)})
+def list_processes(request: Request, pages: Paging = Depends(paging), who: Principal = Depends(principal)
+                   ) -> JSONResponse:
+    return paged(request, queries(request).overview(who), pages)
 
 
-@router.get("/processes/{process_id:path}/history", summary="What `history --json` returns", responses=ERRORS)
+HISTORY = {"description": "the records (`format=csv`: as `history --format csv`, one column each, a header row)",
+           "headers": LIST_HEADERS, "model": list[m.HistoryRecord],
+           "content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+@router.get("/processes/{process_id:path}/history", summary="What `history --json` returns (`format=csv`: what "
+            "`history --format csv` writes, the process's export)", tags=["processes"], response_model=None,
+            responses={200: HISTORY, **responses(400, 401, 403, 404)})
 def process_history(request: Request, process_id: str, party: str | None = Query(None, max_length=100),
                     since: str | None = Query(None, max_length=40), until: str | None = Query(None, max_length=40),
-                    who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    queries = _queries(request)
-    queries.require_visible(who, process_id)
-    return list(queries.records(who, process=process_id, party=party, since=since, until=until))
-
-
-@router.get("/processes/{process_id:path}", summary="What `show --json` returns, with the triggers this token "
-            "may fire now", responses=ERRORS)
-def get_process(request: Request, process_id: str, who: Principal = Depends(principal)) -> JSONResponse:
-    queries = _queries(request)
-    queries.require_visible(who, process_id)
-    doc = queries.show(process_id, who.role, who.party)
-    return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
+                    format: Literal["json", "csv"] = Query("json"), pages: Paging = Depends(paging),
+                    who: Principal = Depends(principal)) -> Response:
+    q = queries(request)
+    q.require_visible(who, process_id)
+    rows = q.records(who, process=process_id, party=party, since=since, until=until)
+    if format == "csv":
+        listed = paged(request, rows, pages)
+        records = json.loads(bytes(listed.body))
+        out = export_response(records, "csv", "convenant-history-" + process_id.replace("/", "-"))
+        for name in ("X-Total-Count", "Link"):
+            if name in listed.headers:
+                out.headers[name] = listed.headers[name]
+        return out
+    return paged(request, rows, pages)
 
 
 def _if_match(value: str | None) -> int | None:
@@ -122,12 +108,13 @@ def _if_match(value: str | None) -> int | None:
                        field="If-Match") from None
 
 
-@router.post("/processes/{process_id:path}/triggers/{trigger}", summary="Fire a transition",
-             responses=ERRORS)
+@router.post("/processes/{process_id:path}/triggers/{trigger}", summary="Fire a transition", tags=["processes"],
+             response_model=None, responses={200: {"model": m.Fired, "headers": {"ETag": {
+                 "description": "the process's new version", "schema": {"type": "string"}}}}, **ERRORS})
 def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
          if_match: str | None = Header(None, description="the process version (ETag) this act expects"),
          who: Principal = Depends(principal)) -> JSONResponse:
-    service, queries = _service(request), _queries(request)
+    svc, q = service(request), queries(request)
     expected = _if_match(if_match)
     if body.version is not None:
         if expected is not None and expected != body.version:
@@ -136,40 +123,76 @@ def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
     party = body.party
     if who.role == "party":
         if party is not None and party != who.party:
-            queries.require_visible(who, process_id)  # an unknown process is 404 first
-            root = queries.process(root_of(process_id))
+            q.require_visible(who, process_id)  # an unknown process is 404 first
+            root = q.process(root_of(process_id))
             if party not in root.parties:  # outside the vocabulary is bad input, as on the command line
                 raise BadInput(f"unknown party {party!r}; parties are {', '.join(root.parties)}", field="party")
             raise NotAllowed(f"a party token acts for its own party ({who.party}) only, not for {party}",
                              forbidden=True, process=process_id, trigger=trigger)
         party = who.party
-    data = {k: ",".join(str(i) for i in v) if isinstance(v, list) else str(v) for k, v in body.data.items()}
-    fired = service.fire(TriggerRequest(process_id, trigger, actor=who.name, role=who.role, party=party, on=body.on,
-                                        ref=body.ref, reason=body.reason, data=data, expected_version=expected))
+    may_change(who, f"fire {trigger}")
+    data = api_changes.as_sets(body.data)
+    fired = svc.fire(TriggerRequest(process_id, trigger, actor=who.name, role=who.role, party=party, on=body.on,
+                                    ref=body.ref, reason=body.reason, data=data, expected_version=expected))
     out = fired.as_dict()
-    proc = queries.find(process_id)
+    proc = q.find(process_id)
     out["version"] = proc.version if proc else None
     return JSONResponse(out, headers={"ETag": f'"{out["version"]}"'} if proc else None)
 
 
-@router.get("/deadlines", summary="What `deadlines --json` returns", responses=ERRORS)
+router.routes.extend(api_changes.router.routes)   # the process's deadlines, rehearsals, corrections, migrations
+
+
+@router.get("/processes/{process_id:path}", summary="What `show --json` returns, with the triggers this token "
+            "may fire now", tags=["processes"], response_model=None,
+            responses={200: {"model": m.ProcessView, "headers": {"ETag": {
+                "description": "the process's version (for If-Match)", "schema": {"type": "string"}}}},
+                **responses(400, 401, 403, 404)})
+def get_process(request: Request, process_id: str, who: Principal = Depends(principal)) -> JSONResponse:
+    q = queries(request)
+    q.require_visible(who, process_id)
+    doc = q.show(process_id, who.role, who.party)
+    return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
+
+
+# -- deadlines --------------------------------------------------------------------------------------------------
+@router.get("/deadlines", summary="What `deadlines --json` returns (with `explain=true`: what `deadlines --explain "
+            "--json` returns, each deadline with its `explanation`)", tags=["deadlines"], response_model=None,
+            responses={200: {"model": list[m.ExplainedDeadline], "headers": LIST_HEADERS},
+                       **responses(400, 401)})
 def get_deadlines(request: Request, within: int | None = Query(None, ge=0, le=36500, description="only those due "
                   "within this many days"), all: bool = Query(False, description="met, missed and cancelled too"),
-                  who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    return _queries(request).deadlines(who, within=within, show_all=all)
+                  explain: bool = Query(False, description="each with why it is due then (`explanation`: the "
+                                                           "fields of `explain --json`)"),
+                  lang: Literal["nl", "en"] = Query("en", description="with explain: the language of the steps"),
+                  pages: Paging = Depends(paging), who: Principal = Depends(principal)) -> JSONResponse:
+    q = queries(request)
+    rows = q.deadlines(who, within=within, show_all=all)
+    if explain:
+        from convenant.engine.explain import explain_many
+        found = explain_many(q, [r["id"] for r in rows], lang=lang)
+        rows = [{**r, "explanation": found.get(r["id"])} for r in rows]
+    return paged(request, rows, pages)
 
 
-@router.get("/audit/verify", summary="Check the tamper-evident chain (`audit verify --json`)", responses=ERRORS)
+# -- the audit --------------------------------------------------------------------------------------------------
+@router.get("/audit/verify", summary="Check the tamper-evident chain (`audit verify --json`)", tags=["audit"],
+            response_model=None, responses={200: {"model": m.Verdict}, **responses(400, 401)})
 def audit_verify(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return _queries(request).verify()
+    result: dict[str, Any] = queries(request).verify()
+    return result
 
 
-@router.get("/audit/export", summary="Every record, as `audit export` (secretariat and auditors)",
-            responses={**ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}}}})
+EXPORT = {200: {"description": "every record with the fields of `history`", "model": list[m.HistoryRecord],
+               "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/audit/export", summary="Every record, as `audit export` (secretariat and auditors)", tags=["audit"],
+            response_model=None, responses={**EXPORT, **responses(400, 401, 403)})
 def audit_export(request: Request, format: Literal["json", "csv"] = Query("json"),
                  who: Principal = Depends(principal)) -> StreamingResponse:
     require_role(who, "secretariat", "auditor", what="export the whole history")
-    return export_response(_queries(request).records(who), format, "convenant-history")
+    return export_response(queries(request).records(who), format, "convenant-history")
 
 
 def export_response(rows, fmt: str, stem: str) -> StreamingResponse:
@@ -181,7 +204,7 @@ def export_response(rows, fmt: str, stem: str) -> StreamingResponse:
 
 
 # -- the verifiable log (engine/log.py): checkpoints, proofs and receipts for every token -----------------------
-LOG_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 403, 404)}
+LOG_ERRORS = responses(400, 401, 403, 404)
 
 
 def _log(request: Request):
@@ -189,58 +212,117 @@ def _log(request: Request):
 
 
 @router.get("/log/key", summary="The log's public key (`keys show --json`): publish it; checkpoints and receipts "
-            "are checked with it (`convenant-verify --key`)", responses=LOG_ERRORS)
+            "are checked with it (`convenant-verify --key`)", tags=["log"], response_model=None,
+            responses={200: {"model": m.PublicKey}, **LOG_ERRORS})
 def log_key(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     shown = _log(request).public_key()
     return {"public_key": shown["public_key"], "key_id": shown["key_id"], "origin": shown["origin"]}
 
 
 @router.get("/log/checkpoint", summary="The latest signed checkpoint (`audit checkpoint --json`: size, root, "
-            "note - the C2SP signed note a party keeps)", responses=LOG_ERRORS)
+            "note - the C2SP signed note a party keeps)", tags=["log"], response_model=None,
+            responses={200: {"model": m.Checkpoint}, **LOG_ERRORS})
 def log_checkpoint(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return _log(request).checkpoint()
+    result: dict[str, Any] = _log(request).checkpoint()
+    return result
 
 
-@router.get("/log/checkpoints", summary="Every signed checkpoint, smallest first", responses=LOG_ERRORS)
-def log_checkpoints(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    return _log(request).checkpoints()
+@router.get("/log/checkpoints", summary="Every signed checkpoint, smallest first", tags=["log"],
+            response_model=None, responses={200: {"model": list[m.Checkpoint], "headers": LIST_HEADERS},
+                                            **LOG_ERRORS})
+def log_checkpoints(request: Request, pages: Paging = Depends(paging), who: Principal = Depends(principal)
+                    ) -> JSONResponse:
+    return paged(request, _log(request).checkpoints(), pages)
 
 
-@router.get("/log/checkpoints/{size}", summary="The signed checkpoint of one tree size", responses=LOG_ERRORS)
-def log_checkpoint_of(request: Request, size: int, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return _log(request).checkpoint(size)
+@router.get("/log/checkpoints/{size}", summary="The signed checkpoint of one tree size", tags=["log"],
+            response_model=None, responses={200: {"model": m.Checkpoint}, **LOG_ERRORS})
+def log_checkpoint_of(request: Request, size: int = PathParam(..., ge=1, le=2**62),
+                      who: Principal = Depends(principal)) -> dict[str, Any]:
+    result: dict[str, Any] = _log(request).checkpoint(size)
+    return result
 
 
 @router.get("/log/proofs/inclusion", summary="An inclusion proof of one record (`audit prove --seq N "
-            "[--checkpoint SIZE]`)", responses=LOG_ERRORS)
+            "[--checkpoint SIZE]`)", tags=["log"], response_model=None,
+            responses={200: {"model": m.InclusionProof}, **LOG_ERRORS})
 def log_inclusion(request: Request, seq: int = Query(..., ge=1, le=2**62),
                   checkpoint: int | None = Query(None, ge=1, le=2**62, description="a checkpoint's tree size "
                                                  "(default: the latest)"),
                   who: Principal = Depends(principal)) -> dict[str, Any]:
-    return _log(request).prove(seq, checkpoint)
+    result: dict[str, Any] = _log(request).prove(seq, checkpoint)
+    return result
 
 
 @router.get("/log/proofs/consistency", summary="A consistency proof between two checkpoints (`audit consistency "
-            "--from SIZE --to SIZE`), for `convenant-verify consistency`", responses=LOG_ERRORS)
+            "--from SIZE --to SIZE`), for `convenant-verify consistency`", tags=["log"], response_model=None,
+            responses={200: {"model": dict[str, Any]}, **LOG_ERRORS})
 def log_consistency(request: Request, from_: int = Query(..., alias="from", ge=0, le=2**62),
                     to: int = Query(..., ge=0, le=2**62), who: Principal = Depends(principal)) -> dict[str, Any]:
-    return _log(request).consistency(from_, to)
+    result: dict[str, Any] = _log(request).consistency(from_, to)
+    return result
 
 
 @router.get("/log/receipts/{seq}", summary="An offline receipt for one record (`audit receipt SEQ`), for "
             "`convenant-verify receipt`; a party token gets receipts for its own agreements' records, and not for "
-            "a confidential record entered for another party (Art. 5.9)", responses=LOG_ERRORS)
-def log_receipt(request: Request, seq: int, who: Principal = Depends(principal)) -> dict[str, Any]:
+            "a confidential record entered for another party (Art. 5.9)", tags=["log"], response_model=None,
+            responses={200: {"model": dict[str, Any]}, **LOG_ERRORS})
+def log_receipt(request: Request, seq: int = PathParam(..., ge=1, le=2**62),
+                who: Principal = Depends(principal)) -> dict[str, Any]:
     from convenant.engine.confidential import redact
-    receipt = _log(request).receipt(seq, readable=lambda r: redact(r, who.role, who.party))
+    receipt: dict[str, Any] = _log(request).receipt(seq, readable=lambda r: redact(r, who.role, who.party))
     if who.role == "party":
-        _queries(request).require_visible(who, root_of(receipt["record"]["process"]))
+        queries(request).require_visible(who, root_of(receipt["record"]["process"]))
     return receipt
 
 
 @router.get("/log/export", summary="The log as `audit export --format json` writes it, for `convenant-verify log` "
-            "(secretariat and auditors)", responses=LOG_ERRORS)
+            "(secretariat and auditors)", tags=["log"], response_model=None,
+            responses={200: {"model": dict[str, Any]}, **LOG_ERRORS})
 def log_export(request: Request, who: Principal = Depends(principal)) -> JSONResponse:
     require_role(who, "secretariat", "auditor", what="export the whole log")
-    queries = _queries(request)
-    return JSONResponse(_log(request).export(lambda rows: queries.readable(rows, who.role, who.party)))
+    q = queries(request)
+    return JSONResponse(_log(request).export(lambda rows: q.readable(rows, who.role, who.party)))
+
+
+router.routes.extend(api_admin.router.routes)     # notifications, refusals, users
+
+
+# -- 405 for a wrong method on a known path (/core/http-methods) ------------------------------------------------
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+PROCESS = f"{PREFIX}/processes/{{process_id:path}}"
+
+
+def _not_allowed(allowed: list[str]):
+    allow = ", ".join(allowed)
+
+    def endpoint(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        from starlette.exceptions import HTTPException
+        raise HTTPException(405, f"{request.method} is not allowed here; {allow} is", headers={"Allow": allow})
+    return endpoint
+
+
+def _method_not_allowed(routes: list[Any]) -> None:
+    """For each path of the API, one route that answers every other method: 405 with `Allow` (OPTIONS: 204 with
+    `Allow`). Starlette's own 405 names the methods of one route only, and the greedy process path would answer
+    GET on a POST-only sub-resource (`.../whatif`) with 404; so the process's sub-resources get theirs before the
+    process route, the others after every route."""
+    allowed: dict[str, set[str]] = {}
+    for route in routes:
+        if isinstance(route, APIRoute):
+            allowed.setdefault(route.path, set()).update(route.methods)
+    before, after = [], []
+    for path, methods in allowed.items():
+        methods = methods | ({"HEAD"} if "GET" in methods else set())
+        listed = [x for x in METHODS if x in methods or x == "OPTIONS"]
+        others = [x for x in METHODS if x not in methods]
+        fallback = APIRoute(path, _not_allowed(listed), methods=others, include_in_schema=False)
+        (before if path.startswith(PROCESS + "/") else after).append(fallback)
+    item = next(i for i, r in enumerate(routes) if isinstance(r, APIRoute) and r.path == PROCESS)
+    routes[item:item] = before
+    routes.extend(after)
+
+
+_method_not_allowed(router.routes)

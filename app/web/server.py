@@ -19,19 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from convenant.app.bootstrap import explain_failure
-from convenant.app.web import admin, api, oidc, pages
+from convenant.app.web import admin, api, api_docs, api_problems, oidc, pages
 from convenant.app.web.auth import bearer
 from convenant.engine.errors import BadInput, ConvenantError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
-DESCRIPTION = """The HTTP API of convenant (see INTERFACE.md). Authenticate with `Authorization: Bearer TOKEN`
-(tokens from `convenant tokens create`); the token's role and party decide what is allowed, exactly as
-`--role`/`--party` on the command line. Process ids with a `/` are URL-encoded (`krachtenbundeling%2Famendment-1`).
-Errors: 400 bad input, 401 no or bad token, 403 this role or party may not, 404 unknown process, 409 wrong state,
-failed guard or a concurrent change (send `If-Match` with the ETag of GET, or `version`, to detect it); each error
-body names the `reason` and the `article`."""
+DESCRIPTION = api_docs.DESCRIPTION
 
 
 def error_body(exc: ConvenantError) -> dict[str, Any]:
@@ -63,14 +58,18 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
             if worker is not None:
                 worker.stop()
 
-    web = FastAPI(title="convenant", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+    # The API's description and docs are its own routes (app/web/api_docs.py): /api/v1/openapi.json, /api/v1/docs,
+    # and /openapi.json as INTERFACE.md names it.
+    web = FastAPI(title="convenant", version=api_problems.API_VERSION, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     web.state.convenant = app
     web.state.worker = None
     _error_handlers(web)
     web.middleware("http")(security_headers)
     web.middleware("http")(read_scope)
+    web.middleware("http")(api_headers)     # outermost: API-Version on every /api/ response
     web.include_router(api.router)
+    web.include_router(api_docs.legacy)
     from convenant.app.web import rehearsal   # "what if?" and "why this date?" on the agreement page (issue 16)
     web.include_router(rehearsal.router)
     web.include_router(pages.router)
@@ -79,7 +78,7 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     web.include_router(oidc.router)      # sign-in through an OpenID Connect provider ([auth] in config.toml)
     web.state.sign_out_redirect = oidc.sign_out_redirect   # pages.logout: on to the provider's sign-out
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    web.openapi = lambda: openapi(web)  # type: ignore[method-assign]
+    web.openapi = lambda: api_docs.document(web)  # type: ignore[method-assign]
     return web
 
 
@@ -88,7 +87,9 @@ def _error_handlers(web: FastAPI) -> None:
 
     async def convenant_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ConvenantError)
-        if is_api(request) or request.url.path.startswith("/feeds/"):
+        if is_api(request):
+            return api_problems.from_error(request, exc)
+        if request.url.path.startswith("/feeds/"):
             headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
             return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
         return pages.error_page(request, exc)
@@ -99,6 +100,8 @@ def _error_handlers(web: FastAPI) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         """Bad input is 400 with the field named, as on the command line (not FastAPI's 422)."""
         assert isinstance(exc, RequestValidationError)
+        if is_api(request):    # problem details naming every field (a body that is no JSON: `body`)
+            return api_problems.from_validation(request, list(exc.errors()))
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
@@ -109,8 +112,7 @@ def _error_handlers(web: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         if is_api(request):
-            return JSONResponse({"error": kind, "reason": str(exc.detail), "message": str(exc.detail),
-                                 "article": None}, status_code=exc.status_code, headers=exc.headers)
+            return api_problems.problem(request, exc.status_code, kind, str(exc.detail), headers=exc.headers)
         return pages.plain_error(request, exc.status_code)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -122,6 +124,8 @@ def _error_handlers(web: FastAPI) -> None:
         cid = uuid.uuid4().hex[:12]
         log.error("unexpected error %s on %s %s: %s: %s", cid, request.method, _safe(request.url.path),
                   type(exc).__name__, _safe(str(exc).splitlines()[0] if str(exc) else ""), exc_info=exc)
+        if is_api(request):
+            return api_problems.problem(request, 500, "internal_error", f"internal error {cid}", correlation_id=cid)
         return JSONResponse({"error": "internal_error", "reason": f"internal error {cid}",
                              "message": f"internal error {cid}", "article": None, "correlation_id": cid},
                             status_code=500)
@@ -167,15 +171,17 @@ def text_of_request(request: Request) -> BadInput | None:
 async def security_headers(request: Request, call_next):
     bad = text_of_request(request)
     if bad is not None:
-        if is_api(request) or request.url.path.startswith("/feeds/"):
-            response: Response = JSONResponse(error_body(bad), status_code=400)
+        if is_api(request):
+            response: Response = api_problems.from_error(request, bad)
+        elif request.url.path.startswith("/feeds/"):
+            response = JSONResponse(error_body(bad), status_code=400)
         else:
             response = Response(f"400 bad input: {bad}\n", status_code=400, media_type="text/plain; charset=utf-8")
     else:
         response = await call_next(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not is_api(request) and request.url.path != "/api/docs":
+    if not is_api(request):
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy",
                                     "default-src 'self'; img-src 'self'; style-src 'self'; "
@@ -193,7 +199,7 @@ async def read_scope(request: Request, call_next):
             from convenant.engine.errors import NotAllowed
             refusal = NotAllowed(f"the token {who.name} has the scope read: it may not change anything "
                                  f"(tokens create --scope write)", forbidden=True)
-            return JSONResponse(error_body(refusal), status_code=403)
+            return api_problems.from_error(request, refusal)
     return await call_next(request)
 
 
@@ -234,17 +240,28 @@ def log_config() -> dict[str, Any]:
 
 
 def openapi(web: FastAPI) -> dict[str, Any]:
-    """FastAPI documents 422 for every validated route; this API answers 400 instead, so say that."""
-    if web.openapi_schema is None:
-        from fastapi.openapi.utils import get_openapi
-        doc = get_openapi(title=web.title, version=web.version, description=web.description, routes=web.routes)
-        for path in doc.get("paths", {}).values():
-            for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
-        for name in ("HTTPValidationError", "ValidationError"):
-            doc.get("components", {}).get("schemas", {}).pop(name, None)
-        web.openapi_schema = doc
-    return web.openapi_schema
+    """The API's OpenAPI document (app/web/api_docs.py)."""
+    return api_docs.document(web)
+
+
+async def api_headers(request: Request, call_next):
+    """Under /api/ (and /openapi.json), by the NL API Design Rules: the `API-Version` header on every response
+    (/core/version-header; a 500 gets it from its handler, outside this middleware); a path with a trailing slash
+    is 404, never a redirect (/core/no-trailing-slash); HEAD answers as GET does, without the body."""
+    path = request.url.path
+    if not (is_api(request) or path == "/openapi.json"):
+        return await call_next(request)
+    if path.endswith("/"):
+        response: Response = api_problems.problem(request, 404, "not_found", f"no resource {_safe(path)}: leave off "
+                                                  "the trailing slash")
+    elif request.method == "HEAD":
+        request.scope["method"] = "GET"
+        full = await call_next(request)
+        response = Response(status_code=full.status_code, headers=dict(full.headers))
+    else:
+        response = await call_next(request)
+    response.headers[api_problems.VERSION_HEADER] = api_problems.API_VERSION
+    return response
 
 
 def serve(app, host: str, port: int) -> None:
