@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from convenant.app.web.pages import check_csrf, convenant, lang_of, page_user, render
 from convenant.engine.access import Principal, require_role
 from convenant.engine.definitions import ROLES
-from convenant.engine.errors import ConvenantError
+from convenant.engine.errors import ConvenantError, NotAllowed
 from convenant.i18n import gettext
 
 router = APIRouter(include_in_schema=False)
@@ -61,5 +61,8 @@ async def disable_user(request: Request) -> Response:
     who = administrator(request)
     form = await request.form()
     check_csrf(request, who, str(form.get("csrf") or ""))
-    gone = convenant(request).accounts.disable_user(str(form.get("email") or ""))
+    email = str(form.get("email") or "").strip().lower()
+    if email == who.email:      # no administrator locks themselves out here (`users disable` on the server can)
+        raise NotAllowed(gettext("You cannot disable your own account.", lang_of(request)), forbidden=True)
+    gone = convenant(request).accounts.disable_user(email)
     return RedirectResponse(f"/admin/users?done=disabled:{gone['email']}", status_code=303)

@@ -193,7 +193,8 @@ def running_agreement(tmp_path: Path):
     app.outbox.mark_failed(failed["id"], "550 5.1.1 mailbox unavailable")
     logins = add_people(app, (
         ("secretariat", "Secretariaat CE", "secretariat", None), ("auditor", "Auditdienst Rijk", "auditor", None),
-        ("ipo", "R.F. Douwstra", "party", "ipo"), ("vng", "M. Veeningen", "party", "vng")))
+        ("ipo", "R.F. Douwstra", "party", "ipo"), ("vng", "M. Veeningen", "party", "vng"),
+        ("administrator", "Functioneel beheer", "administrator", None)))
     return app, logins
 
 

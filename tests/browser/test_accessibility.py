@@ -23,6 +23,7 @@ PAGES = {
     "vng": ["/", f"/processes/{KB}", f"/processes/{AMENDMENT}", f"/decisions/{AMENDMENT}", "/history", "/agenda",
             "/search?q=wijziging", f"/processes/{KB}/parties/vng", "/toegankelijkheid", f"/processes/{KB}/report",
             "/outbox"],
+    "administrator": ["/admin/users", "/toegankelijkheid"],
 }
 MEASURED: dict[str, dict] = {}
 PROBLEMS: dict[str, list[str]] = {}

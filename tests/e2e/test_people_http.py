@@ -111,6 +111,8 @@ def test_the_administrators_page_adds_and_disables_accounts(tmp_path):
                                              "party": "ipo", "language": "en", "csrf": csrf})
     assert added.status_code == 303 and app.accounts.find_user("piet@example.org")["party"] == "ipo"
     assert anna.get("/agenda").status_code == 200
+    itself = admin.post("/admin/users/disable", data={"email": "beheer@example.org", "csrf": csrf})
+    assert itself.status_code == 403 and app.accounts.find_user("beheer@example.org")["enabled"]
     gone = admin.post("/admin/users/disable", data={"email": "anna@example.org", "csrf": csrf})
     assert gone.status_code == 303
     assert anna.get("/agenda").status_code == 303                       # her session ended at once
