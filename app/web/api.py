@@ -26,6 +26,7 @@ from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.errors import BadInput, NotAllowed
 from convenant.engine.history import csv_chunks
 from convenant.engine.pipeline import TriggerRequest
+from convenant.i18n import DEFAULT_LANG
 
 __all__ = ["export_response", "principal", "router"]
 
@@ -69,7 +70,7 @@ def list_processes(request: Request, pages: Paging = Depends(paging), who: Princ
     return paged(request, queries(request).overview(who), pages)
 
 
-HISTORY = {"description": "the records (`format=csv`: as `history --format csv`, one column each, a header row)",
+HISTORY: dict[str, Any] = {"description": "the records (`format=csv`: as `history --format csv`, one column each, a header row)",
            "headers": LIST_HEADERS, "model": list[m.HistoryRecord],
            "content": {"text/csv": {"schema": {"type": "string"}}}}
 
@@ -164,7 +165,8 @@ def get_deadlines(request: Request, within: int | None = Query(None, ge=0, le=36
                   "within this many days"), all: bool = Query(False, description="met, missed and cancelled too"),
                   explain: bool = Query(False, description="each with why it is due then (`explanation`: the "
                                                            "fields of `explain --json`)"),
-                  lang: Literal["nl", "en"] = Query("en", description="with explain: the language of the steps"),
+                  lang: Literal["nl", "en"] = Query(DEFAULT_LANG, description="with explain: the language of the "
+                                                                            "steps"),
                   pages: Paging = Depends(paging), who: Principal = Depends(principal)) -> JSONResponse:
     q = queries(request)
     rows = q.deadlines(who, within=within, show_all=all)
@@ -183,8 +185,9 @@ def audit_verify(request: Request, who: Principal = Depends(principal)) -> dict[
     return result
 
 
-EXPORT = {200: {"description": "every record with the fields of `history`", "model": list[m.HistoryRecord],
-               "content": {"text/csv": {"schema": {"type": "string"}}}}}
+EXPORT: dict[int | str, dict[str, Any]] = {200: {
+    "description": "every record with the fields of `history`", "model": list[m.HistoryRecord],
+    "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 @router.get("/audit/export", summary="Every record, as `audit export` (secretariat and auditors)", tags=["audit"],
@@ -312,8 +315,9 @@ def _method_not_allowed(routes: list[Any]) -> None:
     allowed: dict[str, set[str]] = {}
     for route in routes:
         if isinstance(route, APIRoute):
-            allowed.setdefault(route.path, set()).update(route.methods)
-    before, after = [], []
+            allowed.setdefault(route.path, set()).update(route.methods or ())
+    before: list[APIRoute] = []
+    after: list[APIRoute] = []
     for path, methods in allowed.items():
         methods = methods | ({"HEAD"} if "GET" in methods else set())
         listed = [x for x in METHODS if x in methods or x == "OPTIONS"]

@@ -15,6 +15,7 @@ from convenant.app.web.api_common import Paging, may_change, paged, paging, prin
 from convenant.app.web.api_problems import responses
 from convenant.engine.access import Principal, require_role
 from convenant.engine.errors import BadInput
+from convenant.i18n import DEFAULT_LANG
 
 router = APIRouter(prefix="/api/v1")   # its routes join api.router's, in order
 # The longest rehearsal the API runs: a fork's clock runs at most this far past the agreement's clock.
@@ -59,7 +60,7 @@ Lang = Literal["nl", "en"]
 def explanation(request: Request, process_id: str, kind: str,
                 subject: str | None = Query(None, max_length=200, description="the government or theme, for a "
                                             "deadline kept per subject"),
-                lang: Lang = Query("en", description="the language of the steps"),
+                lang: Lang = Query(DEFAULT_LANG, description="the language of the steps"),
                 who: Principal = Depends(principal)) -> dict[str, Any]:
     from convenant.engine.explain import explain
     q = queries(request)
