@@ -188,8 +188,8 @@ def build(given_config: str | None = None, *, clock: Clock | None = None,
         settings = settings.model_copy(update={"base_dir": Path.cwd()})
     check_url(settings.database.url)
     defs = workflows.load_all()
-    check_reminder_kinds(settings, {d.kind for wf in defs.values() for p in wf.processes.values()
-                                    for d in p.deadlines})
+    check_reminder_kinds(settings, {d.kind for wf in defs.values() for v in wf.versions.values()   # every version's
+                                    for p in v.processes.values() for d in p.deadlines})
     store = SqlStore(settings.database.resolved_url(settings.base_dir), echo=settings.database.echo,
                      synchronous=settings.database.sqlite_synchronous)
     db_clock = DatabaseClock(store, real=clock)
