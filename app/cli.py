@@ -707,12 +707,30 @@ def clock_advance(ctx: Ctx, to: str) -> None:
     ctx.out(result, f"clock moved from {result['from']} to {result['to']}; {result['steps']} due step(s) run")
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@click.pass_context
+def outbox(click_ctx: click.Context, status: str | None) -> None:
+    """Notifications and their delivery state; `outbox resend ID` sends a failed one again."""
+    if click_ctx.invoked_subcommand is None:
+        _list_outbox(click_ctx.find_object(Ctx), status)
+
+
+@outbox.command("resend")
+@click.argument("message_id", type=POSITIVE, metavar="ID")
+@click.option("--actor", required=True, help="who sends it again (a name)")
+@click.option("--role", default="secretariat", show_default=True, help="only the secretariat may")
 @pass_ctx
 @run
-def outbox(ctx: Ctx, status: str | None) -> None:
-    """Notifications and their delivery state."""
+def outbox_resend(ctx: Ctx, message_id: int, actor: str, role: str) -> None:
+    """Queue a failed message anew, as the pages' Outbox does: its attempts and its `[mail] retry_lifetime_days`
+    start over, and the dispatcher takes it at its next run."""
+    done = ctx.app().service.resend_mail(message_id, actor=actor, role=role)
+    ctx.out(done, f"message {done['id']} queued again")
+
+
+@run
+def _list_outbox(ctx: Ctx, status: str | None) -> None:
     app = ctx.app()
     rows = [{"id": r["id"], "to": r["to_addr"], "to_name": r["to_name"], "subject": r["subject"],
              "status": r["status"], "attempts": r["attempts"], "kind": r["kind"], "process": r["process_id"],

@@ -184,12 +184,10 @@ def lifetime_cli(tmp_path: Path, outage: Outage):
 
 
 def resend(c, row_id: int) -> dict[str, Any]:
-    from convenant.app.bootstrap import build
-    app = build(str(c.config))
-    try:
-        return app.service.resend_mail(row_id, actor="Secretariaat CE", role="secretariat")
-    finally:
-        app.store.dispose()
+    """`convenant outbox resend ID`, as the pages' Outbox does."""
+    data = c.run("outbox", "resend", str(row_id), "--actor", "Secretariaat CE").data
+    assert isinstance(data, dict)
+    return data
 
 
 def test_a_resent_message_gets_a_fresh_lifetime(tmp_path, outage) -> None:
@@ -207,6 +205,11 @@ def test_a_resent_message_gets_a_fresh_lifetime(tmp_path, outage) -> None:
     assert gone["status"] == "failed" and "gave up" in gone["last_error"]
 
     c.advance("2025-03-25T09:00:00+01:00")                        # four days later the secretariat sends it again
+    before = c.run("outbox").data
+    refused = c.run("outbox", "resend", str(row["id"]), "--actor", "A. Uditor", "--role", "auditor", expect=3)
+    assert refused.data["forbidden"] is True
+    assert c.run("outbox", "resend", "999", "--actor", "Secretariaat CE", expect=4).data["error"] == "not_found"
+    assert c.run("outbox").data == before, "a refused resend changes nothing"
     assert resend(c, row["id"]) == {"id": row["id"], "status": "pending"}
     c.advance("2025-03-25T12:00:00+01:00")                        # still down, three hours into its new day
     (again,) = [r for r in outbox(c) if r["id"] == row["id"]]
@@ -222,4 +225,5 @@ def test_a_resent_message_gets_a_fresh_lifetime(tmp_path, outage) -> None:
     c.advance("2025-03-26T10:00:00+01:00")
     (sent,) = [r for r in outbox(c) if r["id"] == row["id"]]
     assert sent["status"] == "sent"
+    assert c.run("outbox", "resend", str(row["id"]), "--actor", "Secretariaat CE", expect=3).data["forbidden"] is False
     assert Counter(str(m["Message-ID"]) for _, m in outage.server.messages())[sent["message_id"]] == 1
