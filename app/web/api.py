@@ -70,9 +70,9 @@ def list_processes(request: Request, pages: Paging = Depends(paging), who: Princ
     return paged(request, queries(request).overview(who), pages)
 
 
-HISTORY: dict[str, Any] = {"description": "the records (`format=csv`: as `history --format csv`, one column each, a header row)",
-           "headers": LIST_HEADERS, "model": list[m.HistoryRecord],
-           "content": {"text/csv": {"schema": {"type": "string"}}}}
+HISTORY: dict[str, Any] = {
+    "description": "the records (`format=csv`: as `history --format csv`, one column each, a header row)",
+    "headers": LIST_HEADERS, "model": list[m.HistoryRecord], "content": {"text/csv": {"schema": {"type": "string"}}}}
 
 
 @router.get("/processes/{process_id:path}/history", summary="What `history --json` returns (`format=csv`: what "
@@ -169,12 +169,12 @@ def get_deadlines(request: Request, within: int | None = Query(None, ge=0, le=36
                                                                             "steps"),
                   pages: Paging = Depends(paging), who: Principal = Depends(principal)) -> JSONResponse:
     q = queries(request)
-    rows = q.deadlines(who, within=within, show_all=all)
-    if explain:
+
+    def explained(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from convenant.engine.explain import explain_many
         found = explain_many(q, [r["id"] for r in rows], lang=lang)
-        rows = [{**r, "explanation": found.get(r["id"])} for r in rows]
-    return paged(request, rows, pages)
+        return [{**r, "explanation": found.get(r["id"])} for r in rows]
+    return paged(request, q.deadlines(who, within=within, show_all=all), pages, each=explained if explain else None)
 
 
 # -- the audit --------------------------------------------------------------------------------------------------

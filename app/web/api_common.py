@@ -3,7 +3,7 @@ security scheme), the service layer's parts, and paging of lists (`page`, `pageS
 `Link` header with first, prev, next and last)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,10 +85,11 @@ def _link(request: Request, page: int, size: int, rel: str) -> str:
     return f'<{url}>; rel="{rel}"'
 
 
-def paged(request: Request, rows: Iterable[Any], pages: Paging, headers: dict[str, str] | None = None
-          ) -> JSONResponse:
+def paged(request: Request, rows: Iterable[Any], pages: Paging, headers: dict[str, str] | None = None,
+          each: Callable[[list[Any]], list[Any]] | None = None) -> JSONResponse:
     """A list as one JSON array: the whole list without paging parameters (what the command line prints), one
-    page of it with them. The body keeps the shape of the list either way; the headers say where the rest is."""
+    page of it with them. The body keeps the shape of the list either way; the headers say where the rest is.
+    `each` completes the items shown (of the page only: an explanation is made for the deadlines answered)."""
     items = list(rows)
     total = len(items)
     out = {"X-Total-Count": str(total), **(headers or {})}
@@ -104,4 +105,4 @@ def paged(request: Request, rows: Iterable[Any], pages: Paging, headers: dict[st
             links.append(_link(request, page + 1, size, "next"))
         links.append(_link(request, last, size, "last"))
         out["Link"] = ", ".join(links)
-    return JSONResponse(jsonable_encoder(items), headers=out)
+    return JSONResponse(jsonable_encoder(each(items) if each else items), headers=out)

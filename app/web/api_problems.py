@@ -31,6 +31,7 @@ TITLES = {
     "conflict": "Conflict",
     "method_not_allowed": "Method not allowed",
     "unavailable": "Service unavailable",
+    "rate_limited": "Too many requests",
     "internal_error": "Internal error",
     "error": "Error",
 }

@@ -192,6 +192,8 @@ def test_explanations_are_what_explain_says(api):
     explained = api.get("/api/v1/deadlines", params={"explain": "true", "lang": "en"}).json()
     assert explained == api.cli.run("deadlines", "--explain", "--lang", "en").data
     assert all(d["explanation"]["due"] == d["due"] for d in explained)
+    second = api.get("/api/v1/deadlines", params={"explain": "true", "lang": "en", "page": 2, "pageSize": 1})
+    assert second.json() == explained[1:2] and second.headers["x-total-count"] == str(len(explained))
     problem(api.get(f"/api/v1/processes/{KB}/deadlines/nothing/explanation"), 404)
     problem(api.get(f"/api/v1/processes/{KB}/deadlines/publication/explanation", "stranger"), 403)
     problem(api.get("/api/v1/processes/nope/deadlines/publication/explanation", "stranger"), 404)
