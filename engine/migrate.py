@@ -203,6 +203,8 @@ def _plan_deadlines(service: Service, tx: UnitOfWork, out: MigrationPlan, procs:
             moved.kind, moved.article = kind, new_spec.deadline_map[kind].article
             if due is not None and due != d.due:
                 moved.due, moved.rule, moved.step = due, rule_now.describe(), -1
+                if moved.status == DeadlineStatus.MISSED and due >= act.on:
+                    moved.status, moved.missed_at = DeadlineStatus.OPEN, None   # awaited again, within its date
             out.moved.append((d, moved))
     if not mapping.add:
         return

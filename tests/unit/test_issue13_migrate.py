@@ -215,3 +215,22 @@ def test_a_correction_after_a_migration_keeps_it(harness):
         correct(h.service, h.reads, fork, KB, h.records("migrate")[0]["seq"], sets={"on": "2025-05-01"},
                 withdraw=False, who={"actor": "S", "role": "secretariat", "reason": "r"})
     assert h.verify()["intact"] is True
+
+
+def test_a_missed_deadline_the_new_version_gives_a_later_date_is_awaited_again(harness):
+    h = harness
+    h.active()
+    h.advance("2026-07-15T10:00:00+02:00")
+    assert dues(h)["extension_decision"] == ("2026-07-01", "missed")
+    done = h.service.migrate(KB, 2)
+    (ext,) = [d for d in done["deadlines"] if d["after"]["kind"] == "extension_decision"]
+    assert (ext["before"]["status"], ext["after"]) == (
+        "missed", {"kind": "extension_decision", "due": "2026-09-01", "status": "open"})
+    evaluation = [d for d in done["deadlines"] if d["after"]["kind"] == "evaluation"]
+    assert evaluation[0]["after"]["due"] == "2026-07-01"           # added, its date already past: missed at once
+    h.advance("2026-07-16T10:00:00+02:00")
+    assert dues(h)["evaluation"] == ("2026-07-01", "missed")
+    assert dues(h)["extension_decision"] == ("2026-09-01", "open")
+    h.fire(KB, "vote_extension", role="party", party="ipo", sets={"extend": "no"})
+    assert dues(h)["extension_decision"] == ("2026-09-01", "met")
+    assert h.show()["state"] == "winding_down"
