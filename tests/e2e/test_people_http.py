@@ -77,7 +77,7 @@ def test_a_read_token_looks_but_never_changes_and_an_expired_one_is_refused(tmp_
     import datetime as dt
 
     from convenant.engine.clock import FixedClock
-    later = FixedClock(dt.datetime.now(dt.UTC) + dt.timedelta(days=31))
+    later = FixedClock(app.accounts.clock.now() + dt.timedelta(days=31))
     app.accounts.clock = later
     assert client.get(f"/api/v1/processes/{KB}", headers=bearer).status_code == 401
     assert client.get(f"/api/v1/processes/{KB}",
