@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from convenant.app.web import api_admin, api_changes, api_docs, reading
+from convenant.app.web import api_admin, api_changes, api_docs, api_reference, reading
 from convenant.app.web import api_models as m
 from convenant.app.web.api_common import LIST_HEADERS, Paging, may_change, paged, paging, principal, queries, service
 from convenant.app.web.api_problems import responses
@@ -142,6 +142,7 @@ def fire(request: Request, process_id: str, trigger: str, body: TriggerBody,
 
 
 router.routes.extend(api_changes.router.routes)   # the process's deadlines, rehearsals, corrections, migrations
+router.routes.extend(api_reference.router.routes)  # its progress and parties; workflows, the clock, progress
 
 
 @router.get("/processes/{process_id:path}", summary="What `show --json` returns, with the triggers this token "
@@ -149,9 +150,23 @@ router.routes.extend(api_changes.router.routes)   # the process's deadlines, reh
             responses={200: {"model": m.ProcessView, "headers": {"ETag": {
                 "description": "the process's version (for If-Match)", "schema": {"type": "string"}}}},
                 **responses(400, 401, 403, 404)})
-def get_process(request: Request, process_id: str, who: Principal = Depends(principal)) -> JSONResponse:
+def get_process(request: Request, process_id: str,
+                as_recorded_on: str | None = Query(None, alias="asRecordedOn", max_length=40, description=(
+                    "the process as it was known at the end of this date (entry time, not legal date), as `show "
+                    "--as-recorded-on DATE`")),
+                who: Principal = Depends(principal)) -> JSONResponse:
     q = queries(request)
     q.require_visible(who, process_id)
+    if as_recorded_on is not None:
+        from convenant.engine.corrections import as_recorded_on as known_on
+        from convenant.engine.dates import parse_date
+        from convenant.engine.views import show as show_view
+        try:
+            day = parse_date(as_recorded_on, "asRecordedOn")
+        except ValueError as exc:
+            raise BadInput(str(exc), field="asRecordedOn") from None
+        then, pid = known_on(service(request), q.reads, request.app.state.convenant.fork, process_id, day)
+        return JSONResponse({**show_view(then, pid, who.role, who.party), "as_recorded_on": day.isoformat()})
     doc = q.show(process_id, who.role, who.party)
     return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
 

@@ -265,3 +265,50 @@ class Index(BaseModel):
     version: str = Field(description="the full semantic version, as the API-Version header")
     openapi: str
     docs: str
+
+
+# -- definitions, clock, progress, parties ----------------------------------------------------------------------
+class WorkflowSummary(Open):
+    name: str
+    version: int
+    title: str | None = None
+    article: str | None = None
+    processes: list[str]
+
+
+class Workflow(Open):
+    """`workflows show NAME --json` (the definition as data), or with diagram=mermaid: `name`, `format`,
+    `diagram`."""
+    name: str
+
+
+class Clock(BaseModel):
+    now: str = Field(description="ISO 8601 with its UTC offset")
+    simulated: bool
+    timezone: str
+    today: str
+
+
+class Progress(Open):
+    """`progress ID --json`: the themes (each `id`, `status`, `last_report`, `escalation_level`, `sign_ups`) and
+    the governments signed up."""
+    agreement: str
+    themes: list[dict[str, Any]]
+
+
+class Contact(Open):
+    name: str
+    email: str
+    language: str | None = None
+
+
+class PartyDetail(Open):
+    """A party of an agreement with its contacts."""
+    id: str
+    agreement: str
+    name: str
+    represented_by: str | None = None
+    language: str | None = None
+    signed_on: str | None = None
+    withdrawn_on: str | None = None
+    contacts: list[Contact]

@@ -371,3 +371,42 @@ def test_the_old_error_checks_still_hold(api):
     """tests/e2e/test_api.py's `refused` reads `reason`, `error` and `article`: problem details keep them."""
     refused(api.fire(KB, "sign", body={"party": "ipo"}), 409)
     assert json.loads(api.fire(KB, "sign", "auditor", {"party": "ipo"}).text)["article"] == "Art. 5.3"
+
+
+# -- definitions, the clock, progress, parties, the past --------------------------------------------------------
+def test_reference_reads_are_what_the_command_line_shows(api):
+    api.active()
+    assert api.get("/api/v1/workflows", "ipo").json() == api.cli.run("workflows").data
+    assert api.get(f"/api/v1/workflows/{KB}", "auditor").json() == api.cli.run("workflows", "show", KB).data
+    assert api.get(f"/api/v1/workflows/{KB}", params={"diagram": "mermaid"}).json() == \
+        api.cli.run("workflows", "show", KB, "--diagram", "mermaid").data
+    problem(api.get("/api/v1/workflows/nope"), 404)
+    assert api.get("/api/v1/clock", "ipo").json() == api.cli.run("clock").data
+    assert api.get("/api/v1/progress", "ipo").json() == [api.cli.run("progress", KB).data]
+    assert api.get(f"/api/v1/processes/{KB}/progress", "auditor").json() == api.cli.run("progress", KB).data
+    assert api.get("/api/v1/progress", "stranger").json() == []
+    for day in ("2025-03-20", "2025-04-01"):
+        assert api.get(f"/api/v1/processes/{KB}", "ipo", params={"asRecordedOn": day}).json() == api.cli.run(
+            "show", KB, "--role", "party", "--party", "ipo", "--as-recorded-on", day).data
+    assert problem(api.get(f"/api/v1/processes/{KB}", params={"asRecordedOn": "2025-03-32"}), 400)[
+        "field"] == "asRecordedOn"
+    problem(api.get(f"/api/v1/processes/{KB}", params={"asRecordedOn": "2025-01-01"}), 404)   # not yet entered
+
+
+def test_parties_and_their_contacts(api):
+    api.signed()
+    own = api.get(f"/api/v1/processes/{KB}/parties/ipo", "ipo").json()
+    assert own["name"] == "Interprovinciaal Overleg" and own["contacts"][0]["email"] == "ipo@example.org"
+    assert api.get(f"/api/v1/processes/{KB}/parties/ez").json()["represented_by"] == "ienw"
+    problem(api.get(f"/api/v1/processes/{KB}/parties/vng", "ipo"), 403)
+    problem(api.get(f"/api/v1/processes/{KB}/parties/nobody"), 404)
+    new = {"contacts": [{"name": "R.F. Douwstra", "email": "douwstra@example.org", "language": "en"}],
+           "reason": "a new contact"}
+    for who in ("ipo", "auditor"):
+        problem(api.client.put(f"/api/v1/processes/{KB}/parties/ipo/contacts", headers=api.h(who), json=new), 403)
+    assert problem(api.client.put(f"/api/v1/processes/{KB}/parties/ipo/contacts", headers=api.h("secretariat"),
+                                  json={"contacts": [{"name": "X", "email": "x@@example"}]}), 400)["field"]
+    done = api.client.put(f"/api/v1/processes/{KB}/parties/ipo/contacts", headers=api.h("secretariat"), json=new)
+    assert done.status_code == 200 and done.json()["contacts"] == new["contacts"]
+    last = api.get(f"/api/v1/processes/{KB}/history").json()[-1]
+    assert last["trigger"] == "update_contacts" and last["party"] == "ipo" and last["actor"] == "secretariat"
