@@ -10,14 +10,16 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.e2e.test_api import KB, Api
 
-EXAMPLES = {"secretariat": 40, "auditor": 10, "ipo": 10}   # per operation; the whole test stays well under 90 s
+EXAMPLES = {"secretariat": 40, "auditor": 10, "ipo": 10, "administrator": 15}   # per operation; the whole test stays well under 90 s
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")
 
 
 @pytest.fixture(scope="module")
 def signed_api(tmp_path_factory) -> Api:
-    return Api(tmp_path_factory.mktemp("schema")).signed()
+    api = Api(tmp_path_factory.mktemp("schema")).signed()
+    api.tokens["administrator"] = api.app.accounts.create_token("administrator", "administrator", None)["token"]
+    return api
 
 
 @pytest.mark.parametrize("who", list(EXAMPLES))
