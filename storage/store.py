@@ -858,6 +858,17 @@ def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
 
 def check_url(url: str) -> None:
     try:
-        sa.engine.make_url(url)
+        parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise BadInput(f"[database] url {url!r} is not a database URL", field="database.url") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):   # the two databases convenant runs on (and has drivers for)
+        raise BadInput(f"[database] url {url!r}: convenant runs on SQLite (sqlite:///PATH) or PostgreSQL "
+                       f"(postgresql+psycopg://...), not {backend}", field="database.url")
+    if parsed.drivername == "postgresql":         # make_engine takes a plain postgresql:// as psycopg's
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:   # a driver named in the URL (postgresql+asyncpg, sqlite+pysqlcipher) that is not installed
+        parsed.get_dialect().import_dbapi()
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise BadInput(f"[database] url {url!r}: the driver {parsed.get_driver_name()!r} is not available "
+                       f"({exc}); use sqlite:///PATH or postgresql+psycopg://...", field="database.url") from None

@@ -171,7 +171,8 @@ CONFIG_KEYS = {
     "escalation": ["after_days"], "scheduler": ["interval_seconds", "reminder_time", "reminders_on_working_days"],
     "decisions": ["amendment_response_days", "continuation_decision_days", "extension_opens_days_before"],
     "progress": ["report_interval_days"], "calendar": ["extra_rest_days"], "documents": ["max_bytes"],
-    "log": ["key_file", "checkpoint_mail_days"], "web": ["host", "port"], "nonsense": ["key"]}
+    "log": ["key_file", "checkpoint_mail_days"], "web": ["host", "port"], "nonsense": ["key"],
+    "database": ["url", "sqlite_synchronous", "echo", "pool"]}
 
 
 def toml_value(value: Any) -> str:
@@ -195,16 +196,30 @@ toml_values = st.recursive(
                                                                          max_size=2)), max_leaves=6)
 
 
+ODD_URLS = ["", "nonsense", "mysql://x/y", "oracle://a", "postgresql+pg8000://x@127.0.0.1/x", "sqlite+nope:///x",
+            "postgresql+asyncpg://x@127.0.0.1/x", "sqlite:///\0", "http://example.org", "sqlite:", "://", 12, True]
+
+
 @st.composite
-def config_case(draw) -> tuple[str, str | bytes]:
-    table = draw(st.sampled_from(sorted(CONFIG_KEYS)))
-    key = draw(st.sampled_from(CONFIG_KEYS[table]))
+def config_case(draw) -> tuple[str, dict[str, Any] | bytes]:
+    """The fuzz database's config.toml with one setting changed (a table of its own, or a key of [database] and
+    [mail] beside the ones the run needs); or bytes that are no config at all."""
     if draw(st.integers(0, 9)) == 0:
         return "bytes", draw(st.sampled_from([b"\xff\xfe[mail]\n", b"[mail]\nsender = \"\xc3\x28\"\n",
                                               b"[[[", b"\x00" * 10, b"[mail\nx=1"]))
-    value = draw(st.one_of(toml_values, number.filter(lambda n: not isinstance(n, int) or abs(n) < 2 ** 63)))
-    line = f"{key} = {toml_value(value)}"
-    return f"{table}.{key}", f"[{table}]\n{line}\n"
+    table = draw(st.sampled_from(sorted(CONFIG_KEYS)))
+    key = draw(st.sampled_from(CONFIG_KEYS[table]))
+    if (table, key) == ("database", "url"):
+        value: Any = draw(st.one_of(st.sampled_from(ODD_URLS), text.filter(lambda t: "sqlite" not in t
+                                                                            and "postgres" not in t)))
+    else:
+        value = draw(st.one_of(toml_values, number.filter(lambda n: not isinstance(n, int) or abs(n) < 2 ** 63)))
+    return f"{table}.{key}", {table: {key: value}}
+
+
+def config_text(tables: dict[str, dict[str, Any]]) -> str:
+    return "".join(f"[{name}]\n" + "".join(f"{json.dumps(k, ensure_ascii=False)} = {toml_value(v)}\n"
+                                           for k, v in values.items()) for name, values in tables.items())
 
 
 @st.composite
@@ -333,9 +348,21 @@ class World:
         self.config.write_text(self.base)
         self.runner = CliRunner()
         self.counter = 0
+        # an active agreement with an amendment, a termination and a dispute: cases reach every kind of process
+        acts = [["trigger", KB, "sign", "--actor", "s", "--role", "party", "--party", party, "--on", "2025-03-20"]
+                for party in ("ienw", "ipo", "uvw", "vng")]
         for args in (["init", "--simulation", "--start", "2025-03-01T09:00:00+01:00"],
                      ["agreements", "create", "--example", KB],
-                     ["trigger", KB, "open_signing", "--actor", "s", "--role", "secretariat"]):
+                     ["trigger", KB, "open_signing", "--actor", "s", "--role", "secretariat"],
+                     ["clock", "advance", "--to", "2025-03-20T12:00:00+01:00"], *acts,
+                     ["trigger", KB, "publish", "--actor", "s", "--role", "secretariat", "--ref", "Stcrt. 1"],
+                     ["clock", "advance", "--to", "2025-04-01T09:00:00+02:00"],
+                     ["trigger", KB, "request_amendment", "--actor", "s", "--role", "party", "--party", "ipo",
+                      "--ref", "brief 1"],
+                     ["trigger", KB, "give_notice", "--actor", "s", "--role", "party", "--party", "vng",
+                      "--ref", "brief 2"],
+                     ["trigger", KB, "raise_dispute", "--actor", "s", "--role", "party", "--party", "uvw",
+                      "--ref", "brief 3"]):
             code, out, err = self.cli(args, str(self.config))
             assert code == 0, (args, out, err)
         self.app = build(str(self.config))
@@ -345,6 +372,7 @@ class World:
                         ("ez", "party", "ez"), ("vng", "party", "vng"))}
         self.client = TestClient(create_app(self.app, scheduler=False), raise_server_exceptions=False)
         self.outcomes: Counter[str] = Counter()
+        self.outcomes_by_kind: dict[str, Counter[str]] = {}
         self.kinds: Counter[str] = Counter()
         self.refused_unchanged = 0
         self.started = time.monotonic()
@@ -412,6 +440,7 @@ class World:
         code, out, err = self.cli(args, config or str(self.config))
         self.kinds[kind] += 1
         self.outcomes[f"exit {code}"] += 1
+        self.outcomes_by_kind.setdefault(kind, Counter())[f"exit {code}"] += 1
         assert code != 1 and code in (0, 2, 3, 4, 5), f"{kind}: convenant {args!r} -> exit {code}\n{out}\n{err}"
         assert "Traceback" not in err, err
         if code != 0:
@@ -429,6 +458,7 @@ class World:
         response = self.client.request(method, path, content=body, headers=headers)
         self.kinds[f"api {kind}"] += 1
         self.outcomes[f"HTTP {response.status_code}"] += 1
+        self.outcomes_by_kind.setdefault(f"api {kind}", Counter())[f"HTTP {response.status_code}"] += 1
         assert response.status_code < 500, f"{method} {path} {body!r:.300} as {who} -> {response.status_code}: " \
                                            f"{response.text[:500]}"
         if response.status_code >= 400:
@@ -475,9 +505,15 @@ def test_no_generated_input_reaches_the_error_boundary_and_a_refusal_changes_not
         if kind.startswith("cli"):
             world.check_cli(kind, spec)
         elif kind == "config.toml":
-            key, content = spec
-            body = content if isinstance(content, bytes) else world.base + content
-            path = world.file(body)
+            key, change = spec
+            if isinstance(change, bytes):
+                path = world.file(change)
+            else:
+                tables = {"database": {"url": f"sqlite:///{world.db}"},
+                          "mail": {"transport": "maildir", "path": str(world.root / "mail")}}
+                for name, values in change.items():
+                    tables.setdefault(name, {}).update(values)
+                path = world.file(config_text(tables))
             command = ["show", KB] if world.counter % 2 else ["deadlines"]
             world.check_cli(kind, command, str(path))
         elif kind == "data file":
@@ -509,7 +545,8 @@ def test_no_generated_input_reaches_the_error_boundary_and_a_refusal_changes_not
         elapsed = time.monotonic() - world.started
         cpu = time.process_time() - world.cpu_started
         report = {"cases": sum(world.kinds.values()), "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),"seconds_by_kind": seconds, "by_kind": dict(world.kinds),
-                  "outcomes": dict(sorted(world.outcomes.items())), "refusals_checked_unchanged":
+                  "outcomes": dict(sorted(world.outcomes.items())),
+                  "outcomes_by_kind": {k: dict(sorted(v.items())) for k, v in world.outcomes_by_kind.items()}, "refusals_checked_unchanged":
                   world.refused_unchanged, "boundary_log_records": len(boundary.hits)}
         (world.root / "fuzz-report.json").write_text(json.dumps(report, indent=2))
         print(f"\nfuzz report ({world.root / 'fuzz-report.json'}):\n{json.dumps(report, indent=2)}")
