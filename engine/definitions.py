@@ -271,6 +271,7 @@ class WorkflowDefinition(Strict):
     parties_article: str = "Partijen (aanhef)"
     source_file: str | None = None
     _versions: dict[int, WorkflowDefinition] = PrivateAttr(default_factory=dict)
+    _main: int | None = PrivateAttr(default=None)      # the version new agreements are made under
 
     @field_validator("name")
     @classmethod
@@ -307,6 +308,12 @@ class WorkflowDefinition(Strict):
         every = {self.version: self, **others}
         for wf in every.values():
             wf._versions = {n: v for n, v in every.items() if n != wf.version}
+            wf._main = self.version
+
+    @property
+    def main(self) -> WorkflowDefinition:
+        """The version new agreements are made under (the definition file itself)."""
+        return self.versions.get(self._main or self.version, self)
 
     def migration_from(self, version: int) -> MigrationSpec | None:
         return next((m for m in self.migrations if m.from_version == version), None)

@@ -111,14 +111,14 @@ class MigrationPlan:
                 "states": states, "deadlines": deadlines}
 
 
-def parse_version(text: str | int) -> int:
-    """--to VERSION: a whole number of 1 or more (exit 2 naming `to`)."""
+def parse_version(text: str | int, field: str = "to") -> int:
+    """--to VERSION: a whole number of 1 or more (exit 2 naming the field)."""
     try:
         version = int(str(text).strip())
     except ValueError:
-        raise BadInput(f"--to {text!r} is not a version number (a whole number, like 2)", field="to") from None
+        raise BadInput(f"--{field} {text!r} is not a version number (a whole number, like 2)", field=field) from None
     if version < 1:
-        raise BadInput(f"--to {version}: versions are numbered from 1", field="to")
+        raise BadInput(f"--{field} {version}: versions are numbered from 1", field=field)
     return version
 
 
@@ -306,14 +306,15 @@ def _write(service: Service, tx: UnitOfWork, plan: MigrationPlan, now: dt.dateti
 def versions_of(wf: WorkflowDefinition) -> list[dict[str, Any]]:
     """Every version of a definition, for `workflows show`: its number, whether new agreements get it, and the
     versions a running agreement may come from."""
-    base = Path(wf.source_file).parent if wf.source_file else None
+    main = wf.main
+    base = Path(main.source_file).parent if main.source_file else None
 
     def file(v: WorkflowDefinition) -> str | None:
         if v.source_file is None or base is None:
             return v.source_file
         return Path(v.source_file).relative_to(base).as_posix()
 
-    return [{"version": n, "current": n == wf.version, "file": file(v),
+    return [{"version": n, "current": n == main.version, "file": file(v),
              "migrates_from": sorted(m.from_version for m in v.migrations)}
             for n, v in sorted(wf.versions.items())]
 

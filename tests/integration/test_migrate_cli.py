@@ -23,6 +23,10 @@ def test_migrate_dry_run_then_real_and_back(cli_any, db_url):
     c = active(cli_any)
     shown = c.run("workflows", "show", KB).data["versions"]
     assert [(v["version"], v["current"], v["migrates_from"]) for v in shown] == [(1, True, [2]), (2, False, [1])]
+    second = c.run("workflows", "show", KB, "--version", "2").data
+    assert second["version"] == 2 and "winding_down" in second["processes"]["agreement"]["states"]
+    assert [v["current"] for v in second["versions"]] == [True, False]
+    assert c.run("workflows", "show", KB, "--version", "3", expect=2).code == 2
     c.advance("2025-10-01T10:00:00+02:00")
     amendment = c.trigger(KB, "request_amendment", role="party", party="ipo", ref="IPO/2025/9").data["created"]
     assert versions_in_rows(db_url) == {KB: 1, amendment: 1}
