@@ -236,15 +236,24 @@ def _list_workflows(ctx: Ctx) -> None:
 @workflows.command("show")
 @click.argument("name")
 @click.option("--diagram", type=click.Choice(["mermaid"]), help="print the state diagram")
+@click.option("--version", "version", metavar="N", help="another version of the definition (see its versions)")
 @pass_ctx
 @run
-def workflows_show(ctx: Ctx, name: str, diagram: str | None) -> None:
+def workflows_show(ctx: Ctx, name: str, diagram: str | None, version: str | None) -> None:
     import convenant.workflows as registry
     from convenant.engine.diagram import mermaid
     defs = registry.load_all()
     if name not in defs:
         raise BadInput(f"unknown workflow {name!r}; known: {', '.join(sorted(defs))}", field="NAME")
     wf = defs[name]
+    if version is not None:
+        from convenant.engine.migrate import parse_version
+        number = parse_version(version, "version")
+        found = wf.at_version(number)
+        if found is None:
+            raise BadInput(f"--version {number}: {name} has versions {', '.join(map(str, sorted(wf.versions)))}",
+                           field="version")
+        wf = found
     if diagram:
         text = mermaid(wf)
         if ctx.as_json:
