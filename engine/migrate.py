@@ -95,7 +95,8 @@ class MigrationPlan:
         deadlines: list[dict[str, Any]] = []
         for change, pairs in (("moved", self.moved), ("cancelled", self.cancelled)):
             for a, b in pairs:
-                entry: dict[str, Any] = {"process": a.process_id, "change": change, "before": row(a),
+                what = "renamed" if change == "moved" and a.due == b.due else change   # only its kind renamed
+                entry: dict[str, Any] = {"process": a.process_id, "change": what, "before": row(a),
                                          "after": row(b), "rule": b.rule}
                 was, will = future_reminders(service, a, now), future_reminders(service, b, now)
                 if was - will:
@@ -225,7 +226,7 @@ def migrate(service: Service, pid: str, to: str | int, *, actor: str = "secretar
             role: str = "secretariat", reason: str | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Move agreement `pid` (and its children) to version `to` of its definition. JSON: `process`, `from`, `to`,
     `article`, `states` (each `process`, `before`, `after`, `mapped`), `deadlines` (each `process`, `change` one
-    of added, moved, cancelled, with `before`/`after` each `kind`, `due`, `status`), `seq` (null in a dry run),
+    of added, moved, renamed, cancelled, with `before`/`after` each `kind`, `due`, `status`), `seq` (null in a dry run),
     `dry_run`. A refusal changes nothing and is logged apart."""
     now = None
     try:

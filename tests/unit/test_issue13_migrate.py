@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_a_mapping_that_leaves_an_open_deadline_without_a_place_is_refused(harne
     assert len(refusals) == logged + 2 and refusals[0]["trigger"] == "migrate"
 
 
-def _definitions_with_a_third_version(tmp_path: Path, migration: str) -> dict:
+def _definitions_with_a_third_version(tmp_path: Path, migration: str, change: Any = None) -> dict:
     """The shipped definition, with a version 3 beside it: version 2's text, reached from version 1 by `migration`."""
     from convenant.engine.loading import load_definition
 
@@ -117,7 +118,8 @@ def _definitions_with_a_third_version(tmp_path: Path, migration: str) -> dict:
     main = (WORKFLOWS / "krachtenbundeling.toml").read_text(encoding="utf-8")
     (folder / "krachtenbundeling.toml").write_text(main.split("\n[[migrations]]\n")[0], encoding="utf-8")
     v2 = (WORKFLOWS / "versions" / "krachtenbundeling.v2.toml").read_text(encoding="utf-8")
-    v3 = v2.replace("\nversion = 2\n", "\nversion = 3\n").split("\n[[migrations]]\n")[0] + migration
+    v3 = v2.replace("\nversion = 2\n", "\nversion = 3\n").split("\n[[migrations]]\n")[0]
+    v3 = (change(v3) if change else v3) + migration
     (folder / "versions" / "krachtenbundeling.v3.toml").write_text(v3, encoding="utf-8")
     wf = load_definition(folder / "krachtenbundeling.toml")
     return {"krachtenbundeling": wf}
@@ -234,3 +236,45 @@ def test_a_missed_deadline_the_new_version_gives_a_later_date_is_awaited_again(h
     h.fire(KB, "vote_extension", role="party", party="ipo", sets={"extend": "no"})
     assert dues(h)["extension_decision"] == ("2026-09-01", "met")
     assert h.show()["state"] == "winding_down"
+
+
+def test_a_deadline_kind_renamed_and_one_cancelled(harness, tmp_path):
+    """A version 3 that names the work-structure deadline `werkstructuur`: mapped, it keeps its row (renamed);
+    listed under `cancel` instead, it is cancelled."""
+    defs = _definitions_with_a_third_version(tmp_path, """
+[[migrations]]
+from = 1
+article = "Art. 5.8"
+[migrations.processes.agreement]
+states = { expiring = "winding_down" }
+deadlines = { work_structure = "werkstructuur" }
+""", change=lambda text: text.replace('"work_structure"', '"werkstructuur"'))
+    h = harness
+    h.service.workflows = defs
+    h.active()
+    done = h.service.migrate(KB, 3)
+    (renamed,) = [d for d in done["deadlines"] if d["change"] == "renamed"]
+    assert (renamed["before"]["kind"], renamed["after"]["kind"], renamed["after"]["due"]) == (
+        "work_structure", "werkstructuur", "2025-05-31")
+    assert dues(h)["werkstructuur"] == ("2025-05-31", "open") and "work_structure" not in dues(h)
+    h.fire(KB, "record_work_structure", ref="Verslag DO")
+    assert dues(h)["werkstructuur"] == ("2025-05-31", "met")
+
+
+def test_a_deadline_the_table_cancels(harness, tmp_path):
+    h = harness
+    h.service.workflows = _definitions_with_a_third_version(tmp_path, """
+[[migrations]]
+from = 1
+article = "Art. 5.8"
+[migrations.processes.agreement]
+states = { expiring = "winding_down" }
+cancel = ["work_structure"]
+""")
+    h.active()
+    done = h.service.migrate(KB, 3)
+    (gone,) = [d for d in done["deadlines"] if d["change"] == "cancelled"]
+    assert (gone["before"], gone["after"]["status"]) == (
+        {"kind": "work_structure", "due": "2025-05-31", "status": "open"}, "cancelled")
+    assert dues(h)["work_structure"] == ("2025-05-31", "cancelled")
+    assert h.verify()["intact"] is True
