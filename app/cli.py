@@ -470,12 +470,20 @@ def emit_records(ctx: Ctx, rows, fmt: str | None, out: Path | None = None) -> No
                      ["seq", "process", "trigger", "source", "dest", "actor", "party", "effective", "article", "ref",
                       "mail"])
     if out is not None:
-        try:
-            out.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"--out {str(out)!r}: cannot be written: {exc.strerror or exc}", field="--out") from None
+        write_out(out, text)
     else:
         click.echo(text)
+
+
+def write_out(out: str | Path, text: str) -> None:
+    """A file a command writes (--out): engine/text.py's path policy first (an existing folder, a regular file),
+    then the write; a path that cannot be used is bad input, and nothing is claimed written that was not."""
+    from convenant.engine.text import writable
+    target = writable(out, "--out")
+    try:
+        target.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"--out {str(out)!r}: cannot be written: {exc.strerror or exc}", field="--out") from None
 
 
 # -- deadlines, clock, outbox -------------------------------------------------------------------------
@@ -823,7 +831,7 @@ def audit_receipt(ctx: Ctx, seq: int, out: str | None) -> None:
     doc = ctx.app().service.log.receipt(seq)
     text = json.dumps(doc, ensure_ascii=False, indent=2)
     if out:
-        Path(out).write_text(text + "\n", encoding="utf-8")
+        write_out(out, text)
         click.echo(f"receipt for record {seq} written to {out}", err=True)
         if ctx.as_json:
             click.echo(text)
@@ -881,7 +889,7 @@ def audit_export(ctx: Ctx, fmt: str, out: str | None, role: str, party: str | No
         doc = app.service.log.export(lambda rows: app.queries.readable(rows, role, reader))
         text = json.dumps(doc, ensure_ascii=False, indent=2)
         if out:
-            Path(out).write_text(text + "\n", encoding="utf-8")
+            write_out(out, text)
             click.echo(f"exported to {out}", err=True)
         else:
             click.echo(text)

@@ -111,7 +111,7 @@ def one_odd_value(draw) -> list[str]:
 
 @st.composite
 def read_case(draw) -> list[str]:
-    choice = draw(st.integers(0, 13))
+    choice = draw(st.integers(0, 14))
     pid = draw(st.one_of(st.sampled_from(PROCESSES), text))
     if choice == 0:
         args = ["show", pid]
@@ -146,6 +146,13 @@ def read_case(draw) -> list[str]:
                                        ["0"], ["99999999999999999999"], ["--seq", "99999999"]]))]
     if choice == 10:
         return ["outbox", "--status", draw(st.one_of(st.sampled_from(["pending", "sent", "failed"]), text))]
+    if choice == 14:   # a file a command writes: odd places, odd names (inside the test's folder when relative)
+        out = draw(st.one_of(st.sampled_from(["/", "/dev/full", "/nonexistent-dir/x.csv", "/proc/version",
+                                               "/etc/passwd/x", "x" * 300 + ".csv", ".", "", "cases"]),
+                             text.map(lambda t: f"out/{t}")))
+        return draw(st.sampled_from([["audit", "export", "--format", "csv", "--out", f"@{out}"],
+                                     ["audit", "receipt", "1", "--out", f"@{out}"],
+                                     ["audit", "export", "--format", "json", "--out", f"@{out}"]]))
     if choice == 12:
         return ["users", "add", "--name", draw(text), "--email", draw(st.one_of(text, st.emails())),
                 "--role", draw(often(st.sampled_from(ROLES), text)), "--party", draw(word),
@@ -436,6 +443,9 @@ class World:
         return path
 
     def check_cli(self, kind: str, args: list[str], config: str | None = None) -> None:
+        # "@PATH": a path to write; a relative one is placed in this run's folder, never in the working directory
+        args = [a if not a.startswith("@") else (a[1:] if a[1:].startswith("/") else str(self.root / a[1:]))
+                for a in args]
         before = self.digest()
         code, out, err = self.cli(args, config or str(self.config))
         self.kinds[kind] += 1
