@@ -410,3 +410,28 @@ def test_parties_and_their_contacts(api):
     assert done.status_code == 200 and done.json()["contacts"] == new["contacts"]
     last = api.get(f"/api/v1/processes/{KB}/history").json()[-1]
     assert last["trigger"] == "update_contacts" and last["party"] == "ipo" and last["actor"] == "secretariat"
+
+
+SAMPLE = {"process_id": KB, "trigger": "sign", "kind": "publication", "notification_id": "1", "email": "a@example.org",
+          "size": "1", "seq": "1", "name": KB, "party": "ipo"}
+
+
+def test_every_path_answers_an_undeclared_method_with_405_and_its_allow(api):
+    """/core/http-methods over the whole document: each method a path does not declare is 405, and `Allow`
+    lists exactly the declared ones (with HEAD beside GET, and OPTIONS)."""
+    doc = api.client.get("/api/v1/openapi.json").json()
+    checked = 0
+    for template, operations in doc["paths"].items():
+        path = template.format(**SAMPLE)
+        declared = {m.upper() for m in operations}
+        allow = [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+                 if m in declared or m == "OPTIONS" or (m == "HEAD" and "GET" in declared)]
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if method in declared:
+                continue
+            response = api.client.request(method, path, headers=api.h("secretariat"))
+            assert response.status_code == 405, (method, path, response.text[:200])
+            assert response.headers["allow"] == ", ".join(allow), (method, path)
+            assert response.headers["content-type"] == "application/problem+json"
+            checked += 1
+    assert checked >= 80
