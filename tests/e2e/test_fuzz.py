@@ -563,3 +563,35 @@ def test_no_generated_input_reaches_the_error_boundary_and_a_refusal_changes_not
     assert boundary.hits == [], boundary.hits[:5]
     assert sum(world.kinds.values()) >= 1000
     assert cpu < TIME_BOUND, f"{cpu:.0f} s of CPU ({elapsed:.0f} s wall)"
+
+
+# -- what the fuzz found, pinned: each once exit 1 or HTTP 500 ---------------------------------------------------
+@pytest.mark.parametrize("args", [
+    ["deadlines", "--within", "100000000000000000000"],
+    ["audit", "receipt", "99999999999999999999"],
+    ["audit", "prove", "--seq", "9223372036854775808"],
+    ["trigger", KB, "sign", "--actor", "a", "--role", "secretariat", "--expect-version", "99999999999999999999"],
+    ["audit", "export", "--format", "json", "--out", "/dev/full"],
+    ["audit", "export", "--format", "json", "--out", "/nonexistent-dir/x.json"],
+    ["audit", "receipt", "1", "--out", "/dev/full"],
+    ["audit", "receipt", "1", "--out", "/nonexistent-dir/r.json"],
+])
+def test_found_by_the_fuzz_on_the_command_line(world, args) -> None:
+    before = world.digest()
+    code, out, err = world.cli(args, str(world.config))
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err and world.changed(before) == []
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "postgresql+asyncpg://x@127.0.0.1/x", "sqlite+nope:///x.db"])
+def test_found_by_the_fuzz_a_database_url_convenant_cannot_use(world, url) -> None:
+    path = world.file(config_text({"database": {"url": url}, "mail": {"transport": "maildir"}}))
+    code, _out, err = world.cli(["deadlines"], str(path))
+    assert code == 2 and "database.url" in err, err
+
+
+@pytest.mark.parametrize("path", ["/api/v1/log/checkpoints/9223372036854775808",
+                                  "/api/v1/log/receipts/-9223372036854775809"])
+def test_found_by_the_fuzz_over_http(world, path) -> None:
+    response = world.client.get(path, headers={"Authorization": f"Bearer {world.tokens['secretariat']}"})
+    assert response.status_code == 400, response.text
