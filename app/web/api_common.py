@@ -81,8 +81,9 @@ LIST_HEADERS = {
 
 
 def _link(request: Request, page: int, size: int, rel: str) -> str:
+    """A relative reference (path and query), right behind any proxy whatever host name the client used."""
     url = request.url.include_query_params(page=page, pageSize=size)
-    return f'<{url}>; rel="{rel}"'
+    return f'<{url.path}?{url.query}>; rel="{rel}"'
 
 
 def paged(request: Request, rows: Iterable[Any], pages: Paging, headers: dict[str, str] | None = None,
