@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 class RetryPolicy:
     """When a temporarily failed message is tried again: after base * 2^(n-1) seconds, at most `max_delay`
-    apart, and never after its lifetime since it was queued; None when the lifetime is over (give up)."""
+    apart, and never after its lifetime since it was queued (or queued anew: `outbox resend`, the Outbox page);
+    None when the lifetime is over (give up)."""
 
     def __init__(self, *, base_seconds: int = 300, max_seconds: int = 3600, lifetime_days: float = 5,
                  lease: dt.timedelta = dt.timedelta(minutes=10)) -> None:

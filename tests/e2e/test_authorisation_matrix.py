@@ -97,7 +97,9 @@ class Matrix:
         for role in roles():
             for party in ([None] if role != "party" else self.parties):
                 args = ["tokens", "create", "--name", f"{role}-{party}", "--role", role]
-                self.tokens[(role, party)] = self.cli.run(*args, *(["--party", party] if party else [])).data["token"]
+                made = self.cli.run(*args, *(["--party", party] if party else [])).data
+                assert isinstance(made, dict)
+                self.tokens[(role, party)] = made["token"]
         self.template = root / "template.db"
         self.copy(self.db, self.template)
         self.app = build(str(self.cli.config))

@@ -230,7 +230,7 @@ def config_text(tables: dict[str, dict[str, Any]]) -> str:
 
 
 @st.composite
-def data_file_case(draw) -> tuple[str, str | bytes]:
+def data_file_case(draw) -> tuple[str, dict[str, Any] | bytes]:
     """The example agreement's data file with one thing changed."""
     import tomllib
 
@@ -308,14 +308,14 @@ def api_case(draw) -> tuple[str, str, str, bytes | None, str]:
     path = f"/api/v1/processes/{quoted}/triggers/{trigger}"
     if kind == "deep":
         depth = draw(st.sampled_from([100, 1000, 10_000, 100_000]))
-        body = draw(st.sampled_from(["[" * depth + "]" * depth, '{"data": ' + '{"a": ' * depth + "1" +
+        deep = draw(st.sampled_from(["[" * depth + "]" * depth, '{"data": ' + '{"a": ' * depth + "1" +
                                      "}" * depth + "}", '{"data": {"text": ' + "[" * depth + "]" * depth + "}}"]))
-        return kind, "POST", path, body.encode(), who
+        return kind, "POST", path, deep.encode(), who
     if kind == "raw":
-        body = draw(st.one_of(st.binary(max_size=60), st.sampled_from(
+        raw = draw(st.one_of(st.binary(max_size=60), st.sampled_from(
             [b"", b"{", b"null", b"[]", b"1e999999", b'{"on": "\\ud800"}', b'{"\\ud800": 1}', b"\xff\xfe{}",
              b'{"data": {"text": "a\\u0000b"}}', b'{"data": []}', b'{"data": null}', b'{"on": 99999999999999}'])))
-        return kind, "POST", path, body, who
+        return kind, "POST", path, raw, who
     body: dict[str, Any] = {}
     for key, values in (("on", st.one_of(date_text, json_values)), ("ref", st.one_of(text, json_values)),
                         ("reason", text), ("party", st.one_of(st.sampled_from(PARTIES), json_values)),

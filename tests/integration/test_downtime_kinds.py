@@ -103,7 +103,9 @@ def started(root: Path, scenario: Scenario):
     clock = ManualClock("2025-03-20T12:00:00+01:00")
     c.run("init")
     app = build(str(c.config), clock=clock)
-    app.service.create_agreement(KB, read_data_file(example_file(app.service.workflow(KB))))
+    example = example_file(app.service.workflow(KB))
+    assert example is not None
+    app.service.create_agreement(KB, read_data_file(example))
     fire(app, KB, "open_signing", on="2025-03-01")
     for party in ("ienw", "ipo", "uvw", "vng"):
         fire(app, KB, "sign", party=party, role="party", on="2025-03-20")
