@@ -46,8 +46,9 @@ class TriggerBody(BaseModel):
                                              "the engine's clock)", examples=["2025-03-20"], max_length=40)
     ref: str | None = Field(None, description="the letter, decision or Staatscourant reference", max_length=2000)
     reason: str | None = Field(None, description="why (kept in the history)", max_length=2000)
-    data: dict[str, str | int | list[str | int]] = Field(
-        default_factory=dict, description="the trigger's values (`--set KEY=VALUE`), e.g. {\"extend\": \"yes\"}")
+    data: dict[str, api_changes.Value] = Field(
+        default_factory=dict, description="the trigger's values (`--set KEY=VALUE`), e.g. {\"extend\": \"yes\"}; a "
+                                          "document as {name, sha256, size}")
     party: str | None = Field(None, description="the party the act is for: a secretariat token recording an act "
                                                 "for a party; a party token may only name its own", max_length=100)
     version: int | None = Field(None, description="refuse with 409 if the process is no longer at this version "

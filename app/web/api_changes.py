@@ -41,12 +41,23 @@ class Body(BaseModel):
         return checked_text(value)
 
 
-Value = str | int | list[str | int]
+class DocumentRef(BaseModel):
+    """An attached document as the history keeps it (engine/documents.py): the command line reads a file named by
+    `--set document=PATH`; over HTTP the client says what identifies it - the server reads no path it is sent."""
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255, description="the file's name, no folders")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="its SHA-256, 64 lower-case hexadecimal digits")
+    size: int = Field(ge=0, le=2**62, description="its size in bytes")
 
 
-def as_sets(data: dict[str, Value]) -> dict[str, str]:
-    """A JSON object of values as the command line's --set KEY=VALUE (a list: comma-separated)."""
-    return {k: ",".join(str(i) for i in v) if isinstance(v, list) else str(v) for k, v in data.items()}
+Value = str | int | list[str | int] | DocumentRef
+
+
+def as_sets(data: dict[str, Value]) -> dict[str, Any]:
+    """A JSON object of values as the command line's --set KEY=VALUE (a list: comma-separated); a document stays
+    the object that identifies it."""
+    return {k: v.model_dump() if isinstance(v, DocumentRef) else ",".join(str(i) for i in v)
+            if isinstance(v, list) else str(v) for k, v in data.items()}
 
 
 # -- deadlines and their explanations ---------------------------------------------------------------------------

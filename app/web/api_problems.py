@@ -8,6 +8,7 @@ Bad input names its fields in `invalid-params` (each `name` and `reason`): a bod
 `body`, never by a character offset."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -119,9 +120,19 @@ def from_error(request: Request, exc: ConvenantError, *, invalid: list[dict[str,
 _WHERE = ("body", "query", "path", "header", "cookie")
 
 
+_TAG = re.compile(r"^(str|int|float|bool|none|[A-Z][A-Za-z]*Ref|.*\[.*\])$")
+
+
+def _tag(part: Any) -> bool:
+    """pydantic names the member of a union a value failed to be (`data.document.str`,
+    `data.document.DocumentRef.sha256`): a type, not a field."""
+    return isinstance(part, str) and bool(_TAG.match(part))
+
+
 def param_name(error: dict[str, Any]) -> str:
-    """The field an error is about by its dotted name: never a character offset of a body that is no JSON."""
-    loc = [p for p in error.get("loc", ()) if p not in _WHERE]
+    """The field an error is about by its dotted name: never a character offset of a body that is no JSON, nor
+    the member of a union the value failed to be."""
+    loc = [p for i, p in enumerate(error.get("loc", ())) if p not in _WHERE and not (i > 1 and _tag(p))]
     if error.get("type") in ("json_invalid", "json_type") or (error.get("loc", ("",))[0] == "body" and (
             not loc or isinstance(loc[0], int))):
         return "body"
@@ -137,7 +148,12 @@ def param_reason(error: dict[str, Any]) -> str:
 
 
 def from_validation(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
-    invalid = [{"name": param_name(e), "reason": param_reason(e)} for e in errors] or \
+    reasons: dict[str, list[str]] = {}
+    for e in errors:                       # one entry a field (a union's members give one error each)
+        found = reasons.setdefault(param_name(e), [])
+        if param_reason(e) not in found:
+            found.append(param_reason(e))
+    invalid = [{"name": name, "reason": "; or ".join(why)} for name, why in reasons.items()] or \
         [{"name": "request", "reason": "invalid request"}]
     first = invalid[0]
     exc = BadInput(f"{first['name']}: {first['reason']}", field=first["name"])

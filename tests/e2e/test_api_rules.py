@@ -435,3 +435,21 @@ def test_every_path_answers_an_undeclared_method_with_405_and_its_allow(api):
             assert response.headers["content-type"] == "application/problem+json"
             checked += 1
     assert checked >= 80
+
+
+def test_a_document_is_named_by_what_identifies_it_never_by_a_path(api):
+    """The command line reads `--set document=PATH`; over HTTP the server reads no path it is sent: the client
+    gives the document's name, SHA-256 and size, which the history keeps."""
+    api.active()
+    doc = {"name": "voorstel.pdf", "sha256": "ab" * 32, "size": 2048}
+    done = api.fire(KB, "request_amendment", "ipo", {"ref": "IPO-1", "data": {"change": "Art. 4.2", "document": doc}})
+    assert done.status_code == 200 and done.json()["created"] == "krachtenbundeling/amendment-1"
+    child = api.get("/api/v1/processes/krachtenbundeling%2Famendment-1").json()
+    assert doc in child["facts"].values() or json.dumps(doc) in json.dumps(child)
+    path = problem(api.fire(KB, "request_amendment", "ipo", {"ref": "IPO-2", "data": {"document": "/etc/passwd"}}),
+                   400)
+    assert path["field"] == "document" and "passwd" not in json.dumps(api.get(f"/api/v1/processes/{KB}").json())
+    wrong = problem(api.fire(KB, "request_amendment", "ipo", {"ref": "IPO-2", "data": {"document": {
+        "name": "x.pdf", "sha256": "not hex", "size": 1}}}), 400)
+    assert "data.document.sha256" in {p["name"] for p in wrong["invalid-params"]}
+    assert not any("DocumentRef" in p["name"] or p["name"].endswith(".str") for p in wrong["invalid-params"])
