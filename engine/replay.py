@@ -12,7 +12,7 @@ migration to another definition version), each as
 the corrections recorded since say it should have been (engine/corrections.py). What is not: the engine's own
 records (automatic transitions, missed deadlines, escalations, the records of children an act opened) and
 bookkeeping (corrections), which the replay makes again itself - and then compares with the stored
-ones, record by record, for an agreement without corrections. An agreement whose
+ones, record by record, and its outbox, for an agreement without corrections. An agreement whose
 `create` record predates this release holds no data file: it is listed as not replayable, not as different.
 
 The comparison stops where the database's scheduler last ran (the log's sequencer notes the moment); on a real
@@ -108,7 +108,8 @@ def replay(service: Service, queries: Queries, fork: Callable[[], Fork]) -> dict
     differences += [d for d in _compare_state(queries.reads, scratch.reads, skipped) if d["process"] not in closed]
     differences += [{"process": pid, "field": "final", "stored": False, "replayed": "closed (its act withdrawn)"}
                     for pid in sorted(closed) if (kept := queries.reads.process(pid)) is not None and not kept.final]
-    differences += _compare_outbox(queries.reads.outbox(), scratch.reads.outbox(), skipped, end)
+    # mail went out as the acts were entered; a corrected act's mails cannot be the replay's (as its records)
+    differences += _compare_outbox(queries.reads.outbox(), scratch.reads.outbox(), skipped | corrections, end)
     agreements = [p.id for p in queries.reads.roots()]
     return {"equal": not differences, "agreements": len(agreements) - len(skipped), "records": len(records),
             "entered": entered, "skipped": sorted(skipped), "until": end.isoformat() if end else None,
