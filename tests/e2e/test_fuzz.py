@@ -80,7 +80,8 @@ def often(usual: st.SearchStrategy, odd: st.SearchStrategy) -> st.SearchStrategy
 def trigger_case(draw) -> list[str]:
     # mostly names the workflow knows, so that a case gets past the first check and tries the later ones
     args = ["trigger", draw(often(st.sampled_from(PROCESSES), text)), draw(often(st.sampled_from(TRIGGERS), text)),
-            "--actor", draw(often(st.just("Secretariaat CE"), text)), "--role", draw(often(st.sampled_from(ROLES), text))]
+            "--actor", draw(often(st.just("Secretariaat CE"), text)),
+            "--role", draw(often(st.sampled_from(ROLES), text))]
     for option, values in (("--party", often(st.sampled_from(PARTIES), text)), ("--on", date_text),
                            ("--ref", text), ("--reason", text)):
         value = draw(maybe(values))
@@ -148,7 +149,7 @@ def read_case(draw) -> list[str]:
         return ["outbox", "--status", draw(st.one_of(st.sampled_from(["pending", "sent", "failed"]), text))]
     if choice == 14:   # a file a command writes: odd places, odd names (inside the test's folder when relative)
         out = draw(st.one_of(st.sampled_from(["/", "/dev/full", "/nonexistent-dir/x.csv", "/proc/version",
-                                               "/etc/passwd/x", "x" * 300 + ".csv", ".", "", "cases"]),
+                                               "/etc/passwd/x", "x" * 300 + ".csv", ".", "", "cases", "out"]),
                              text.map(lambda t: f"out/{t}")))
         return draw(st.sampled_from([["audit", "export", "--format", "csv", "--out", f"@{out}"],
                                      ["audit", "receipt", "1", "--out", f"@{out}"],
@@ -352,6 +353,8 @@ class World:
         self.db = root / "fuzz.db"
         self.base = BASE_CONFIG.format(url=f"sqlite:///{self.db}", mail=root / "mail")
         self.config = root / "config.toml"
+        (root / "cases").mkdir()            # the files of the cases (and a folder an --out may name)
+        (root / "out").mkdir()
         self.config.write_text(self.base)
         self.runner = CliRunner()
         self.counter = 0
@@ -435,7 +438,6 @@ class World:
     def file(self, content: str | bytes, suffix: str = ".toml") -> Path:
         self.counter += 1
         path = self.root / "cases" / f"case-{self.counter}{suffix}"
-        path.parent.mkdir(exist_ok=True)
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
@@ -483,12 +485,41 @@ def world(tmp_path_factory) -> World:
     return World(tmp_path_factory.mktemp("fuzz"))
 
 
+GOOD_ACTS = ["report_progress --set theme=inkoop --set status=on_track", "# a comment", "",
+             "report_progress --set theme=vth --set status=stalled --on 2025-04-01",
+             "add_note --set text=Notitie", "raise_dispute --party ipo --on 2025-04-01"]
+
+
+@st.composite
+def script_case(draw) -> tuple[str | bytes, str]:
+    """A `whatif --script` file: acts that would do, with (mostly) one odd line among them, or bytes; the --until."""
+    until = draw(often(st.sampled_from(["2025-04-02T00:00:00+02:00", "2025-05-01T00:00:00+02:00"]),
+                       st.one_of(st.sampled_from(ODD_DATES), text)))
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from([b"\xff\xfe sign", b"sign --party ipo\x00", b"\xc3\x28"])), until
+    lines = draw(st.lists(st.sampled_from(GOOD_ACTS), max_size=3))
+    if draw(st.integers(0, 3)):
+        act = f"{draw(often(st.sampled_from(TRIGGERS), text))}"
+        if draw(st.booleans()):
+            act += f" --party {draw(often(st.sampled_from(PARTIES), text))}"
+        if draw(st.booleans()):
+            act += f" --on {draw(date_text)}"
+        if draw(st.booleans()):
+            act += f" --set {draw(st.sampled_from(SET_KEYS))}={draw(st.one_of(text, date_text))}"
+        odd = draw(st.one_of(st.just(act), text, st.sampled_from(["--act", "'unclosed", "\\", "x" * 20_000])))
+        lines.insert(draw(st.integers(0, len(lines))), odd)
+    return "\n".join(lines) + "\n", until
+
+
 # each kind its own share of the run, so that hypothesis's preference for simple choices starves none of them
-BUDGET = {"cli trigger": 400, "cli trigger, one odd value": 300, "cli read and admin": 300, "config.toml": 200, "data file": 200, "document": 100,
+BUDGET = {"cli trigger": 400, "cli trigger, one odd value": 300, "cli read and admin": 300, "config.toml": 200,
+          "data file": 200, "document": 100, "whatif script": 100,
           "api": 500}
 STRATEGIES: dict[str, st.SearchStrategy] = {
-    "cli trigger": trigger_case(), "cli trigger, one odd value": one_odd_value(),"cli read and admin": read_case(), "config.toml": config_case(),
+    "cli trigger": trigger_case(), "cli trigger, one odd value": one_odd_value(),
+    "cli read and admin": read_case(), "config.toml": config_case(),
     "data file": data_file_case(), "api": api_case(),
+    "whatif script": script_case(),
     "document": st.one_of(text, st.sampled_from(["/dev/zero", "/dev/null", "/", "/etc/passwd", "/proc/self/mem",
                                                  "x" * 300, "nonexistent"])),
 }
@@ -536,6 +567,11 @@ def test_no_generated_input_reaches_the_error_boundary_and_a_refusal_changes_not
                 (path.parent / "krachtenbundeling_themes.toml").write_bytes(
                     (Path(example).parent / "krachtenbundeling_themes.toml").read_bytes())
             world.check_cli(kind, ["agreements", "create", "--workflow", KB, "--file", str(path)])
+        elif kind == "whatif script":
+            content, until = spec
+            before = world.digest()
+            world.check_cli(kind, ["whatif", KB, "--script", str(world.file(content, ".txt")), "--until", until])
+            assert world.changed(before) == [], "whatif writes nothing, done or refused"
         elif kind == "document":
             world.check_cli(kind, ["trigger", KB, "request_amendment", "--actor", "a", "--role",
                                    "party", "--party", "ipo", "--ref", "brief", "--set", f"document={spec}"])
@@ -554,10 +590,11 @@ def test_no_generated_input_reaches_the_error_boundary_and_a_refusal_changes_not
             lg.propagate = propagate
         elapsed = time.monotonic() - world.started
         cpu = time.process_time() - world.cpu_started
-        report = {"cases": sum(world.kinds.values()), "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),"seconds_by_kind": seconds, "by_kind": dict(world.kinds),
+        report = {"cases": sum(world.kinds.values()), "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
+                  "seconds_by_kind": seconds, "by_kind": dict(world.kinds),
                   "outcomes": dict(sorted(world.outcomes.items())),
-                  "outcomes_by_kind": {k: dict(sorted(v.items())) for k, v in world.outcomes_by_kind.items()}, "refusals_checked_unchanged":
-                  world.refused_unchanged, "boundary_log_records": len(boundary.hits)}
+                  "outcomes_by_kind": {k: dict(sorted(v.items())) for k, v in world.outcomes_by_kind.items()},
+                  "refusals_checked_unchanged": world.refused_unchanged, "boundary_log_records": len(boundary.hits)}
         (world.root / "fuzz-report.json").write_text(json.dumps(report, indent=2))
         print(f"\nfuzz report ({world.root / 'fuzz-report.json'}):\n{json.dumps(report, indent=2)}")
     assert boundary.hits == [], boundary.hits[:5]
