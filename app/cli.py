@@ -528,8 +528,21 @@ def describe_explanation(doc: dict[str, Any], indent: str = "  ") -> list[str]:
             + [f"{indent}input: {i['what']} {i['name']} = {i['value']}"
                + (f" (seq {i['seq']}: {i['record']})" if i["seq"] else "") for i in doc["inputs"]]
             + [f"{indent}{n}. {step}" for n, step in enumerate(doc["steps"], 1)]
+            + ([f"{indent}moved by: seq {doc['moved_by']['seq']}: {doc['moved_by']['record']}"]
+               if doc.get("moved_by") else [])
+            + ([f"{indent}reminders: {reminder_words(doc['reminders'])}"] if doc.get("reminders") else [])
             + [f"{indent}{s['at']}  {s['kind']}: {s['why']}{' (done)' if s['done'] else ''}"
                for s in doc["schedule"]])
+
+
+def reminder_words(scheme: dict[str, Any]) -> str:
+    """`explain`'s reminder scheme and where it comes from (engine/explain.py reminder_source)."""
+    days = ", ".join(str(d) for d in scheme["days"]) or "none"
+    where = {"amendment": f"amendment {scheme.get('amendment')}"
+                          + (f" (seq {scheme['seq']}: {scheme['record']})" if scheme.get("seq") else ""),
+             "definition": f"definition version {scheme.get('version')} ({scheme.get('article')})",
+             "config": "config.toml [reminders]", "default": "built-in default"}[scheme["source"]]
+    return f"{days} day(s) before the due date, from {where}"
 
 
 # -- corrections ------------------------------------------------------------------------------------

@@ -221,6 +221,8 @@ class Plan:
             again = _processes(stx, root_id)
             again_deadlines = _deadlines(stx, again)
         live = _processes(live_tx, root_id)
+        # each side's reminders under its own agreement's scheme (an amended one, its version's)
+        self.roots = (live.get(root_id), again.get(root_id))
         self._plan_processes(live, again)
         self._plan_deadlines(_deadlines(live_tx, live), again_deadlines)
 
@@ -275,7 +277,10 @@ class Plan:
         if same:
             return
         change: dict[str, Any] = {"what": name, "before": before, "after": after}
-        was, will = future_reminders(self.service, a, self.now), future_reminders(self.service, new, self.now)
+        live_root, again_root = self.roots
+        was = future_reminders(self.service, a, self.now, live_root) if live_root else set()
+        other = again_root or live_root
+        will = future_reminders(self.service, new, self.now, other) if other else set()
         if was - will:
             change["reminders_withdrawn"] = sorted(was - will)
         if will - was:

@@ -3,11 +3,75 @@ it was entered and the settings. The database stores only the index of the next 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from convenant.engine.clock import local_moment
 from convenant.engine.config import Settings
 from convenant.engine.dates import previous_working_day
+
+if TYPE_CHECKING:
+    from convenant.engine.definitions import WorkflowDefinition
+    from convenant.engine.model import Deadline
+
+# The agreement's fact that keeps the reminder schemes adopted amendments set: {kind: {"days": [...],
+# "amendment": child id}} (engine/rules.py apply_amendment), so corrections and `audit replay` reproduce them.
+AMENDED_REMINDERS = "amended_reminders"
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """The reminder offsets of one deadline kind for one agreement, and where they come from. Precedence: the
+    agreement's own scheme set by an adopted amendment > the scheme of the definition version the agreement runs
+    under > config.toml's [reminders] (the installation's default) > the built-in default (engine/config.py)."""
+    offsets: tuple[int, ...]
+    source: str                       # "amendment", "definition", "config", "default"
+    amendment: str | None = None      # the amendment's id (source "amendment")
+    version: int | None = None        # the definition version (source "definition")
+    article: str | None = None        # the definition's article for its scheme
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"days": list(self.offsets), "source": self.source}
+        for key in ("amendment", "version", "article"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+def scheme(kind: str, settings: Settings, wf: WorkflowDefinition | None = None,
+           facts: Mapping[str, Any] | None = None) -> Scheme:
+    """The reminder scheme of deadline `kind` for an agreement under definition version `wf` with facts `facts`
+    (the agreement's, the root process's)."""
+    amended = (facts or {}).get(AMENDED_REMINDERS) or {}
+    if kind in amended:
+        got = amended[kind]
+        return Scheme(tuple(sorted(set(got["days"]), reverse=True)), "amendment", amendment=got.get("amendment"))
+    if wf is not None and kind in wf.reminders:
+        own = wf.reminders[kind]
+        return Scheme(tuple(own.days), "definition", version=wf.version, article=own.article)
+    source = "config" if kind in settings.reminders else "default"
+    return Scheme(tuple(settings.reminder_offsets(kind)), source)
+
+
+def plan_of(d: Deadline, settings: Settings, wf: WorkflowDefinition | None, facts: Mapping[str, Any] | None
+            ) -> list[Step]:
+    """The plan of a stored deadline under its agreement's scheme."""
+    return plan(d.kind, d.due, d.created_at, settings, moment=d.moment,
+                offsets=scheme(d.kind, settings, wf, facts).offsets)
+
+
+def carry_step(before: list[Step], after: list[Step], step: int, now: dt.datetime) -> int:
+    """Where a deadline that was at `step` of plan `before` goes in plan `after` (its reminder scheme changed):
+    while reminders are still ahead, to the new scheme's first reminder not yet past (or the step after the
+    reminders); once in the ladder, to the same place in it (the number of reminders before it changed)."""
+    old = step_at(before, step)
+    if old is None:
+        return len(after)
+    if old.kind == "reminder":
+        return first_step(after, now)
+    count = sum(1 for s in before if s.kind == "reminder")
+    return step - count + sum(1 for s in after if s.kind == "reminder")
 
 
 @dataclass(frozen=True)
@@ -19,15 +83,15 @@ class Step:
     level: int | None = None
 
 
-def plan(kind: str, due: dt.date, created_at: dt.datetime, settings: Settings, *, moment: bool = False
-         ) -> list[Step]:
-    """Reminders at the configured offsets (at reminder_time local, optionally pulled to the previous working
+def plan(kind: str, due: dt.date, created_at: dt.datetime, settings: Settings, *, moment: bool = False,
+         offsets: Sequence[int] | None = None) -> list[Step]:
+    """Reminders at `offsets` (the agreement's scheme, see scheme(); else config.toml's for the kind) (at reminder_time local, optionally pulled to the previous working
     day), then - for awaited acts - 'missed' at 00:00 the day after the due date, then the escalation ladder.
 
     A deadline already missed when it was entered starts its ladder at entry."""
     tz = settings.tz
     steps: list[Step] = []
-    for offset in settings.reminder_offsets(kind):
+    for offset in (settings.reminder_offsets(kind) if offsets is None else offsets):
         day = due - dt.timedelta(days=offset)
         if settings.scheduler.reminders_on_working_days:
             day = previous_working_day(day, settings.calendar.extra_rest_days)

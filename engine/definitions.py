@@ -254,9 +254,26 @@ def version_of(workflow: str) -> int | None:
     return getattr(workflow, "version", None)
 
 
+class ReminderScheme(Strict):
+    """A definition's own reminders for one deadline kind: days before the due date (`[reminders]
+    extension_decision = { days = [28, 14, 7], article = "Art. 5.4" }`). It overrides config.toml's [reminders] for
+    agreements under this version; an adopted amendment's scheme overrides it (engine/deadlines.py scheme())."""
+    days: list[int] = Field(max_length=50)
+    article: str
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 36_600 for d in value):
+            raise ValueError("reminder days are whole numbers of days before the due date, 0 to 36600")
+        return sorted(set(value), reverse=True)
+
+
 class WorkflowDefinition(Strict):
     name: str
     version: int
+    # this version's own reminder schemes per deadline kind (days before due), over config.toml's [reminders]
+    reminders: dict[str, ReminderScheme] = Field(default_factory=dict)
     # how a process of another version moves to this one (`convenant migrate`); more versions of the same
     # definition live beside its file in versions/NAME.vN.toml (engine/loading.py)
     migrations: list[MigrationSpec] = Field(default_factory=list)

@@ -16,7 +16,7 @@ from babel.dates import format_date as babel_date
 
 from convenant.engine.clock import iso_moment
 from convenant.engine.dates import add_days, add_months, atw_end, holiday_name
-from convenant.engine.deadlines import plan
+from convenant.engine.deadlines import plan_of, scheme
 from convenant.engine.definitions import Call, DateExpr, ProcessSpec, WorkflowDefinition
 from convenant.engine.errors import NotFound
 from convenant.engine.model import Deadline, Process
@@ -431,12 +431,57 @@ def explain_deadline(service: Service, d: Deadline, procs: dict[str, Process], r
                    records=records, deadlines=deadlines, opening=opening_record(wf, procs, records, d), people=people)
     r = reason(ctx, d)
     dspec = spec.deadline_map.get(d.kind)
-    steps = plan(d.kind, d.due, d.created_at, service.settings, moment=d.moment)
-    return {"process": d.process_id, "kind": d.kind, "subject": d.subject, "due": d.due.isoformat(),
+    steps = plan_of(d, service.settings, wf, root.facts)
+    moved = moved_by(records, d, ctx.opening)
+    return {**({"moved_by": moved} if moved else {}),
+            "reminders": reminder_source(service, wf, root, records, d.kind), "process": d.process_id, "kind": d.kind, "subject": d.subject, "due": d.due.isoformat(),
             "status": str(d.status), "article": d.article, "rule": d.rule,
             "calendar": dspec.due.calendar if dspec else "calendar_days", "lang": language(lang),
             "inputs": r.inputs, "steps": [s.text(lang) for s in r.steps],
             "schedule": [_step_view(service, s, d, lang) for s in steps]}
+
+
+def reminder_source(service: Service, wf: WorkflowDefinition, root: Process, records: Records, kind: str
+                    ) -> dict[str, Any]:
+    """Where the reminder scheme of `kind` comes from for this agreement: an adopted amendment (with the seq of
+    the record that applied it), the definition version it runs under (with its article), config.toml's
+    [reminders], or the built-in default (engine/deadlines.py scheme(): that order of precedence)."""
+    got = scheme(kind, service.settings, wf, root.facts)
+    out = got.as_dict()
+    if got.source == "amendment":
+        rec = next((r for r in reversed(records) if r["process"] == root.id and r["trigger"] == "apply_amendment"
+                    and ((r.get("data") or {}).get("migration") or {}).get("amendment") == got.amendment), None)
+        out["seq"], out["record"] = (rec["seq"], describe_record(rec)) if rec else (None, None)
+    return out
+
+
+def moved_by(records: Records, d: Deadline, opening: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record that last moved `d` to the date it has now, after the act that opened it: an adopted amendment
+    that set it (`apply_amendment`, its migration record) or a definition migration (`migrate`, its diff)."""
+    def moves(rec: dict[str, Any]) -> bool:
+        data = rec.get("data") or {}
+        if rec["trigger"] == "apply_amendment" and rec["process"] == d.process_id:
+            rows = ((data.get("migration") or {}).get("after") or {}).get("deadlines") or []
+            return any(x.get("kind") == d.kind and x.get("due") == d.due.isoformat() for x in rows)
+        if rec["trigger"] == "migrate":
+            rows = (data.get("diff") or {}).get("deadlines") or []
+            return any(x.get("process") == d.process_id and x.get("change") in ("moved", "renamed")
+                       and (x.get("after") or {}).get("kind") == d.kind
+                       and (x.get("after") or {}).get("due") == d.due.isoformat()
+                       and (x.get("after") or {}).get("subject") == d.subject for x in rows)
+        return False
+
+    after = opening["seq"] if opening else 0
+    rec = next((r for r in reversed(records) if r["seq"] > after and moves(r)), None)
+    if rec is None:
+        return None
+    data = rec.get("data") or {}
+    out = {"seq": rec["seq"], "trigger": rec["trigger"], "record": describe_record(rec)}
+    if rec["trigger"] == "apply_amendment":
+        out["amendment"] = (data.get("migration") or {}).get("amendment")
+    else:
+        out["from"], out["to"] = data.get("from"), data.get("to")
+    return out
 
 
 def _step_view(service: Service, s: Any, d: Deadline, lang: str) -> dict[str, Any]:

@@ -125,6 +125,12 @@ def check_references(wf: WorkflowDefinition) -> list[Problem]:
         return problems + [("plugins", exc.message)]
     for pname, proc in wf.processes.items():
         problems += _process(wf, proc, f"processes.{pname}")
+    kinds = {d.kind for proc in wf.processes.values() for d in proc.deadlines}
+    for kind, scheme in wf.reminders.items():     # a definition's own reminder scheme names a kind it has
+        if kind not in kinds:
+            problems.append((f"reminders.{kind}", f"no deadline of kind {kind!r} (kinds: {', '.join(sorted(kinds))})"))
+        elif not scheme.article.strip():
+            problems.append((f"reminders.{kind}.article", "a reminder scheme names its article"))
     return problems
 
 

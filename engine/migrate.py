@@ -12,6 +12,8 @@ and which deadlines the target opens on the way. The plan is computed first, for
   cancelled where the table says so; one left without a place refuses the migration. Where the target computes
   its date by another rule, it moves (its reminders are planned again from now on); a deadline already met,
   missed or cancelled is history and stays as it was;
+- an awaited deadline whose reminder scheme differs under the target (the version's own `[reminders]`; an
+  amended scheme of the agreement stays) keeps its date and has its reminders planned again ("reminders");
 - the deadlines the table adds are opened where the process is in one of `add_in` and the date can be computed
   (one whose date has passed is missed at once: its ladder starts at the migration, as for any deadline entered
   late).
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from convenant.engine.access import agreement_of
 from convenant.engine.clock import iso_moment, local_date
-from convenant.engine.deadlines import plan
+from convenant.engine.deadlines import Step, carry_step, scheme, step_at
 from convenant.engine.definitions import ROLES, MigrationSpec, WorkflowDefinition
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.machine import expand_sources
@@ -57,16 +59,18 @@ class Service(Protocol):
     def workflow(self, name: str) -> WorkflowDefinition: ...
     def _next_auto(self, wf: WorkflowDefinition, proc: Process, root: Process, deadlines: list[Deadline]
                    ) -> dt.datetime | None: ...
-    def _schedule(self, d: Deadline, now: dt.datetime, *, fresh: bool) -> None: ...
+    def _schedule(self, d: Deadline, now: dt.datetime, *, fresh: bool, root: Process) -> None: ...
+    def plan_of(self, d: Deadline, root: Process) -> list[Step]: ...
     def migrate(self, pid: str, to: str | int, *, actor: str = ..., role: str = ..., reason: str | None = ...,
                 dry_run: bool = ...) -> dict[str, Any]: ...
 
 
-def future_reminders(service: Service, d: Deadline | None, now: dt.datetime) -> set[str]:
-    """The reminder moments of `d` still to come (none once it is no longer awaited)."""
+def future_reminders(service: Service, d: Deadline | None, now: dt.datetime, root: Process) -> set[str]:
+    """The reminder moments of `d` still to come (none once it is no longer awaited), under the reminder scheme
+    of agreement `root` (its version's, its amended one)."""
     if d is None or not d.awaited or d.next_at is None:
         return set()
-    steps = plan(d.kind, d.due, d.created_at, service.settings, moment=d.moment)
+    steps = service.plan_of(d, root)
     return {iso_moment(s.moment, service.tz) for s in steps[max(d.step, 0):]
             if s.kind == "reminder" and s.moment > now}
 
@@ -80,6 +84,7 @@ class MigrationPlan:
     processes: list[tuple[Process, Process]] = field(default_factory=list)        # (before, after)
     moved: list[tuple[Deadline, Deadline]] = field(default_factory=list)          # (before, after)
     cancelled: list[tuple[Deadline, Deadline]] = field(default_factory=list)
+    replanned: list[tuple[Deadline, Deadline]] = field(default_factory=list)      # same date, other reminders
     added: list[Deadline] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     rows: dict[str, list[Deadline]] = field(default_factory=dict)    # each process's deadlines as read
@@ -93,12 +98,19 @@ class MigrationPlan:
         states = [{"process": a.id, "before": a.state, "after": b.state, "mapped": a.state != b.state}
                   for a, b in self.processes]
         deadlines: list[dict[str, Any]] = []
-        for change, pairs in (("moved", self.moved), ("cancelled", self.cancelled)):
+        root_before, root_after = self.processes[0]
+        for change, pairs in (("moved", self.moved), ("cancelled", self.cancelled), ("reminders", self.replanned)):
             for a, b in pairs:
                 what = "renamed" if change == "moved" and a.due == b.due else change   # only its kind renamed
                 entry: dict[str, Any] = {"process": a.process_id, "change": what, "before": row(a),
                                          "after": row(b), "rule": b.rule}
-                was, will = future_reminders(service, a, now), future_reminders(service, b, now)
+                if change == "reminders":
+                    entry["reminders"] = {"before": scheme(a.kind, service.settings, self.source,
+                                                           root_before.facts).as_dict(),
+                                          "after": scheme(b.kind, service.settings, self.target,
+                                                          root_after.facts).as_dict()}
+                was = future_reminders(service, a, now, root_before)
+                will = future_reminders(service, b, now, root_after)
                 if was - will:
                     entry["reminders_withdrawn"] = sorted(was - will)
                 if will - was:
@@ -106,7 +118,7 @@ class MigrationPlan:
                 deadlines.append(entry)
         for d in self.added:
             deadlines.append({"process": d.process_id, "change": "added", "before": None, "after": row(d),
-                              "rule": d.rule, "reminders_due": sorted(future_reminders(service, d, now))})
+                              "rule": d.rule, "reminders_due": sorted(future_reminders(service, d, now, root_after))})
         deadlines.sort(key=lambda e: (e["process"], (e["after"] or e["before"])["kind"], e["change"]))
         return {"from": self.source.version, "to": self.target.version, "article": self.spec.article,
                 "states": states, "deadlines": deadlines}
@@ -152,11 +164,16 @@ def plan_migration(service: Service, tx: UnitOfWork, root: Process, target: Work
     for _before, after in out.processes:
         awaited = [d for d in _deadlines_after(out, tx, after.id) if d.awaited]
         after.next_auto_at = service._next_auto(target, after, after_root, awaited)
-    for _a, d in out.moved:          # reminders planned again from now on (shown in the diff, then written)
+    for a, d in out.moved + out.replanned:   # reminders planned again (shown in the diff, then written)
         if d.step < 0:
-            service._schedule(d, now, fresh=False)
+            service._schedule(d, now, fresh=False, root=after_root)
+        else:                                # same date, another kind or scheme: the same place in the plan
+            after_steps = service.plan_of(d, after_root)
+            d.step = carry_step(service.plan_of(a, root), after_steps, a.step, now)
+            nxt = step_at(after_steps, d.step)
+            d.next_at = nxt.moment if nxt is not None and d.awaited else None
     for d in out.added:
-        service._schedule(d, now, fresh=True)
+        service._schedule(d, now, fresh=True, root=after_root)
     return out
 
 
@@ -207,6 +224,9 @@ def _plan_deadlines(service: Service, tx: UnitOfWork, out: MigrationPlan, procs:
                 if moved.status == DeadlineStatus.MISSED and due >= act.on:
                     moved.status, moved.missed_at = DeadlineStatus.OPEN, None   # awaited again, within its date
             out.moved.append((d, moved))
+        elif (scheme(d.kind, service.settings, out.source, out.processes[0][0].facts).offsets
+              != scheme(kind, service.settings, out.target, root.facts).offsets):
+            out.replanned.append((d, copy.deepcopy(d)))        # its version's reminder scheme differs
     if not mapping.add:
         return
     where = expand_sources(out.target, mapping.add_in) if mapping.add_in else [
@@ -298,7 +318,7 @@ def _migrate(service: Service, tx: UnitOfWork, now: dt.datetime, pid: str, to: s
 def _write(service: Service, tx: UnitOfWork, plan: MigrationPlan, now: dt.datetime) -> None:
     for _before, after in plan.processes:
         tx.update_process(after, now)
-    for _a, d in plan.moved + plan.cancelled:
+    for _a, d in plan.moved + plan.cancelled + plan.replanned:
         tx.update_deadline(d)
     for d in plan.added:
         tx.insert_deadline(d)

@@ -365,7 +365,7 @@ def effect_judge_decision(act: Act, name: str, **_: Any) -> None:
 
 
 CHANGE_KEYS = ("new_ends_on", "accede", "accede_name", "accede_group", "accede_represented_by", "leave",
-               "deadline")
+               "deadline", "reminders")
 AMENDED = "amended_deadlines"      # fact: the deadlines an adopted amendment set to a date of its own (kind: date)
 
 
@@ -400,6 +400,8 @@ def effect_apply_amendment(act: Act, **_: Any) -> None:
                                           if d.due.fact == "ends_on" and d.kind not in fixed] or ["end"])
     if change.get("deadline"):
         _amend_deadline(act, child.id, change["deadline"], change["due"], (before, after))
+    if change.get("reminders"):
+        _amend_reminders(act, child.id, change["reminders"], parse_days(change.get("days")), (before, after))
     if change.get("accede"):
         pid = change["accede"]
         act.root.parties[pid] = Party(name=change.get("accede_name") or pid, group=change.get("accede_group"),
@@ -434,6 +436,7 @@ def guard_amendment_change(act: Act, article: str, **_: Any) -> None:
         raise act.refuse(f"{leave} has withdrawn already", article)
     guard_date_after(act, article, "new_ends_on", ["ends_on"])
     _guard_deadline_change(act, article)
+    _guard_reminder_change(act)
 
 
 def _changeable(act: Act) -> list[str]:
@@ -481,6 +484,82 @@ def _amend_deadline(act: Act, amendment: str, kind: str, due: str, change: tuple
     if not rows:
         after["deadlines"] = [{"kind": kind, "due": due, "status": "no longer awaited: nothing moved"}]
     act.root.facts[AMENDED] = {**(act.root.facts.get(AMENDED) or {}), kind: due}
+
+
+def parse_days(text: Any) -> list[int]:
+    """--set days=28,14,7: whole numbers of days before the due date, 0 to 36600, separated by commas; `none` for
+    no reminders at all (exit 2 naming `days`). Kept highest first, each once."""
+    words = str(text if text is not None else "").replace(" ", "")
+    if words.lower() == "none":
+        return []
+    parts = words.split(",")
+    if not words or not all(p.isdigit() for p in parts):
+        raise BadInput(f"days={text!r}: give the days before the due date as whole numbers separated by commas "
+                       f"(like 28,14,7), or none", field="days")
+    days = sorted({int(p) for p in parts}, reverse=True)
+    if days[0] > MAX_REMINDER_DAYS:
+        raise BadInput(f"days={text!r}: {days[0]} days is more than {MAX_REMINDER_DAYS}", field="days")
+    if len(days) > 50:
+        raise BadInput(f"days={text!r}: at most 50 reminders", field="days")
+    return days
+
+
+MAX_REMINDER_DAYS = 36_600
+
+
+def _guard_reminder_change(act: Act) -> None:
+    """--set reminders=KIND --set days=LIST: a deadline kind of the agreement itself, and a valid list of days."""
+    kind, days = act.params.get("reminders"), act.params.get("days")
+    if days not in (None, "") and not kind:
+        raise BadInput("--set days=LIST goes with --set reminders=KIND (the deadline kind whose reminders it sets)",
+                       field="reminders")
+    if not kind:
+        return
+    kinds = [d.kind for d in act.spec.deadlines]
+    if kind not in kinds:
+        raise BadInput(f"reminders={kind!r} is not a deadline kind of the agreement; one of {', '.join(kinds)}",
+                       field="reminders")
+    if days in (None, ""):
+        raise BadInput(f"--set days=LIST is required with --set reminders={kind} (like 28,14,7, or none)",
+                       field="days")
+    parse_days(days)
+
+
+def _amend_reminders(act: Act, amendment: str, kind: str, days: list[int], change: tuple[dict, dict]) -> None:
+    """The adopted amendment sets the reminder scheme of deadline `kind`: kept as the agreement's fact (over its
+    definition version's and config.toml's), and every awaited deadline of that kind has its reminders planned
+    again from now (past ones are not sent; a deadline in its ladder keeps its place in it)."""
+    from convenant.engine.clock import iso_moment
+    from convenant.engine.deadlines import AMENDED_REMINDERS, carry_step, plan_of, scheme, step_at
+
+    before, after = change
+    tz = act.settings.tz
+    old_facts = dict(act.root.facts)
+    was = scheme(kind, act.settings, act.wf, old_facts)
+    act.root.facts[AMENDED_REMINDERS] = {**(act.root.facts.get(AMENDED_REMINDERS) or {}),
+                                         kind: {"days": days, "amendment": amendment}}
+    will = scheme(kind, act.settings, act.wf, act.root.facts)
+    withdrawn: set[str] = set()
+    planned: set[str] = set()
+
+    def future(steps: list[Any], at: int) -> set[str]:
+        return {iso_moment(s.moment, tz) for s in steps[max(at, 0):] if s.kind == "reminder" and s.moment > act.now}
+
+    for d in act.awaited(kind):
+        old_steps = plan_of(d, act.settings, act.wf, old_facts)
+        new_steps = plan_of(d, act.settings, act.wf, act.root.facts)
+        gone = future(old_steps, d.step) if d.next_at is not None else set()
+        if d.step >= 0:            # one moved by this same amendment (step -1) is planned by the service
+            d.step = carry_step(old_steps, new_steps, d.step, act.now)
+            nxt = step_at(new_steps, d.step)
+            d.next_at = nxt.moment if nxt is not None else None
+            act.changed_deadlines.append(d)
+        come = future(new_steps, d.step) if d.step >= 0 and d.next_at is not None else set()
+        withdrawn |= gone - come
+        planned |= come - gone
+    before["reminders"] = {"kind": kind, **was.as_dict()}
+    after["reminders"] = {"kind": kind, **will.as_dict(), "reminders_withdrawn": sorted(withdrawn),
+                          "reminders_due": sorted(planned)}
 
 
 GUARDS["amendment_change"] = guard_amendment_change

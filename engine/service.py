@@ -13,7 +13,7 @@ from convenant.engine import pipeline, rules
 from convenant.engine.access import Attempt, agreement_of, authorise
 from convenant.engine.clock import DatabaseClock, iso_moment, local_date, local_moment
 from convenant.engine.config import Settings
-from convenant.engine.deadlines import first_step, next_reminder, plan, step_at
+from convenant.engine.deadlines import Step, first_step, plan_of, step_at
 from convenant.engine.definitions import ParamSpec, ProcessSpec, TriggerSpec, WorkflowDefinition, version_of
 from convenant.engine.errors import BadInput, ConvenantError, NotAllowed, NotFound
 from convenant.engine.machine import Machines, expand_sources
@@ -219,8 +219,13 @@ class Service:
         return pipeline.options(pspec, root)
 
     # -- deadlines of one act -----------------------------------------------------------------------
-    def _schedule(self, d: Deadline, now: dt.datetime, *, fresh: bool) -> None:
-        steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
+    def plan_of(self, d: Deadline, root: Process) -> list[Step]:
+        """The reminder and escalation plan of `d` under the scheme of its agreement `root` (its amended scheme,
+        else its definition version's, else config.toml's: engine/deadlines.py scheme())."""
+        return plan_of(d, self.settings, self.workflow(root.workflow), root.facts)
+
+    def _schedule(self, d: Deadline, now: dt.datetime, *, fresh: bool, root: Process) -> None:
+        steps = self.plan_of(d, root)
         if fresh:
             d.step = first_step(steps, d.created_at)
         elif d.step < 0:  # re-planned (a moved due date): reminders before now are not sent
@@ -230,7 +235,7 @@ class Service:
 
     def _write_deadlines(self, tx: UnitOfWork, act: rules.Act, now: dt.datetime) -> None:
         for d in act.new_deadlines:
-            self._schedule(d, now, fresh=True)
+            self._schedule(d, now, fresh=True, root=act.root)
             tx.insert_deadline(d)
         seen: set[int | None] = set()
         for d in act.changed_deadlines:
@@ -238,7 +243,7 @@ class Service:
                 continue
             seen.add(d.id)
             if d.step < 0:
-                self._schedule(d, now, fresh=False)
+                self._schedule(d, now, fresh=False, root=act.root)
             tx.update_deadline(d)
 
     def _next_auto(self, wf: WorkflowDefinition, proc: Process, root: Process, deadlines: list[Deadline]
@@ -428,7 +433,7 @@ class Service:
             raise NotFound(f"deadline {did} belongs to no process {d.process_id!r}", process=d.process_id)
         root = agreement_of(proc, tx.get_process)
         wf = self.workflow(proc.workflow)
-        steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
+        steps = self.plan_of(d, root)
         step = step_at(steps, d.step)
         today = local_date(now, self.tz)
         notes: list[Notification] = []
@@ -608,8 +613,8 @@ class Service:
         return out
 
     def next_reminder(self, d: Deadline) -> dt.datetime | None:
-        if d.next_at is None:
+        """The moment of the next reminder: the next step, while it is one. Reminders fall on or before the due
+        date and the miss at 00:00 the day after (engine/deadlines.py plan()), so this needs no scheme."""
+        if d.next_at is None or d.status != "open":
             return None
-        steps = plan(d.kind, d.due, d.created_at, self.settings, moment=d.moment)
-        step = next_reminder(steps, d.step)
-        return step.moment if step and d.status == "open" else None
+        return d.next_at if d.moment or d.next_at < local_moment(d.due + dt.timedelta(days=1), self.tz) else None
