@@ -4,6 +4,7 @@ its meta table, moved only by `clock advance`), and a fixed clock for tests."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,12 @@ UTC = dt.UTC
 
 MODE = "clock_mode"          # meta keys of the virtual clock
 NOW = "clock_now"
+
+
+def monotonic() -> float:
+    """Seconds on the system's monotonic clock: for how long something waited (a pooled database connection's idle
+    time), never for what time it is; that is the clocks' below."""
+    return time.monotonic()
 
 
 class SystemClock:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from convenant.engine import upcast
-from convenant.engine.clock import UTC
+from convenant.engine.clock import UTC, monotonic
 from convenant.engine.definitions import WorkflowRef, version_of
 from convenant.engine.errors import BadInput, Conflict, ConvenantError
 from convenant.engine.history import HISTORY_FIELDS
@@ -199,16 +199,14 @@ def _ping_when_idle(engine: Engine) -> None:
     an idle timeout may have closed it; a dead one is replaced by a fresh connection (DisconnectionError makes
     the pool retry). A connection in steady use is never pinged; one dropped while in use fails that command
     (exit 1, "cannot reach"), and SQLAlchemy then invalidates the pool, so the next command connects anew."""
-    import time
-
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
+        record.info["idle_since"] = monotonic()
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
-        if since is not None and time.monotonic() - since > IDLE_PING_SECONDS:
+        if since is not None and monotonic() - since > IDLE_PING_SECONDS:
             try:
                 alive = engine.dialect.do_ping(dbapi_conn)
             except engine.dialect.loaded_dbapi.Error:    # a connection that cannot run SELECT 1 is dead
