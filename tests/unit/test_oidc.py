@@ -1,7 +1,7 @@
 """Sign-in through an OpenID Connect provider, without the provider: config.toml [auth] validated with errors that
 name the key, the mapping from claims to an account (app/oidc_config.py), the checks of an ID token
 (app/web/oidc.py verify_id_token, on tokens signed here) and the callback's refusals before any provider is asked.
-The whole flow against a real provider is tests/oidc/test_oidc_sign_in.py."""
+The whole flow against a real provider is tests/browser/test_oidc_sign_in.py."""
 from __future__ import annotations
 
 import tomllib

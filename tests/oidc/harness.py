@@ -1,5 +1,6 @@
-"""A real OpenID Connect provider for the sign-in tests: panva's oidc-provider (the reference implementation, from
-npm), run by node from tests/oidc/provider.mjs on a free 127.0.0.1 port, with the users of users.json. `npm ci`
+"""A real OpenID Connect provider for the sign-in tests (tests/browser/test_oidc_sign_in.py, which imports these
+fixtures and uses the browser of tests/browser/conftest.py): panva's oidc-provider (the reference implementation,
+from npm), run by node from tests/oidc/provider.mjs on a free 127.0.0.1 port, with the users of users.json. `npm ci`
 runs first when node_modules is missing. Without node (or npm) the tests skip with the reason; with
 CONVENANT_REQUIRE_OIDC=1 (set by .ci/run) they fail instead, so CI never skips them silently."""
 from __future__ import annotations
@@ -191,27 +192,6 @@ def oidc_site(oidc_provider: Provider, tmp_path: Path, monkeypatch) -> Iterator[
         server.should_exit = True
         thread.join(30)
         app.store.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _need_browser
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="nl-NL")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
 
 
 def sign_in_at_provider(page, site: OidcSite, login: str) -> None:

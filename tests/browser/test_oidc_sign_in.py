@@ -1,7 +1,7 @@
-"""Sign-in through a real OpenID Connect provider (oidc-provider, tests/oidc/provider.mjs) in Debian's Chromium:
-the authorization code flow with PKCE, the account made from the provider's claims on the first sign-in, an act
-recorded under the person's own name, a person in no mapped group refused, a disabled account's session ended,
-and sign-out at both ends."""
+"""Sign-in through a real OpenID Connect provider (oidc-provider, tests/oidc/provider.mjs; its fixtures are in
+tests/oidc/harness.py) in Debian's Chromium: the authorization code flow with PKCE, the account made from the
+provider's claims on the first sign-in, an act recorded under the person's own name, a person in no mapped group
+refused, a disabled account's session ended, and sign-out at both ends."""
 from __future__ import annotations
 
 import json
@@ -9,9 +9,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.oidc.conftest import USERS, OidcSite, sign_in_at_provider
+from tests.oidc import harness
+from tests.oidc.harness import USERS, OidcSite, sign_in_at_provider
 
 pytestmark = pytest.mark.browser
+# the provider and the app it signs in to (tests/oidc/harness.py); the browser is tests/browser/conftest.py's
+oidc_provider = harness.oidc_provider
+oidc_site = harness.oidc_site
 
 ADA = USERS["ada"]["claims"]["email"]          # in the group "secretariaat": the secretariat
 BOB = USERS["bob"]["claims"]["email"]          # in "medewerkers" only: no mapped group
