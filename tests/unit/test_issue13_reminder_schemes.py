@@ -203,3 +203,22 @@ def test_audit_replay_is_equal_and_a_correction_keeps_the_scheme(harness):
     replayed = replay(h.service, Queries(h.reads, h.service), fork)
     assert replayed["equal"] is True, replayed["differences"]
     assert h.verify()["intact"] is True
+
+
+@pytest.mark.parametrize(("scheme_of", "field"), [
+    ({"nope": {"days": [3], "article": "Art. 5.4"}}, "reminders.nope"),
+    ({"end": {"days": [3], "article": " "}}, "reminders.end.article"),
+    ({"end": {"days": [-3], "article": "Art. 5.3"}}, "reminders"),
+])
+def test_a_definitions_scheme_names_a_kind_it_has_and_its_article(store_backend, scheme_of, field):
+    import tomllib
+
+    from convenant.engine.loading import parse_definition
+    from convenant.workflows import HERE
+
+    source = HERE / "versions" / "krachtenbundeling.v2.toml"
+    raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    raw["reminders"] = scheme_of
+    with pytest.raises(BadInput) as info:
+        parse_definition(raw, str(source))
+    assert (info.value.field or "").startswith(field)
