@@ -222,3 +222,31 @@ def test_a_definitions_scheme_names_a_kind_it_has_and_its_article(store_backend,
     with pytest.raises(BadInput) as info:
         parse_definition(raw, str(source))
     assert (info.value.field or "").startswith(field)
+
+
+def test_a_deadline_whose_date_stays_gets_the_target_versions_reminders(harness):
+    """A version whose scheme differs for a deadline it keeps at its date (here: the end, 1 January 2027, reminded
+    60 and 30 days before instead of config.toml's 30): the diff's `reminders` change, and the row re-planned."""
+    from convenant.engine.definitions import ReminderScheme
+
+    h = harness.active()
+    h.advance("2025-10-01T10:00:00+02:00")
+    main = h.service.workflows[KB]
+    second = main.at_version(2)
+    assert second is not None
+    mine, other = main.model_copy(), second.model_copy(update={"reminders": {
+        **second.reminders, "end": ReminderScheme(days=[60, 30], article="Art. 5.3")}})
+    mine.attach_versions({2: other})
+    h.service.workflows = {**h.service.workflows, KB: mine}
+    was = why(h, "end")["reminders"]
+    dry = h.service.migrate(KB, 2, dry_run=True)
+    (end,) = [d for d in dry["deadlines"] if d["after"]["kind"] == "end"]
+    assert (end["change"], end["before"], end["after"]) == ("reminders", end["after"], {
+        "kind": "end", "due": "2027-01-01", "status": "open"})
+    assert end["reminders"] == {"before": was, "after": {"days": [60, 30], "source": "definition", "version": 2,
+                                                         "article": "Art. 5.3"}}
+    assert end["reminders_due"] == ["2026-11-02T08:00:00+01:00"]          # 60 days before 1 January 2027
+    assert "reminders_withdrawn" not in end, "30 days before (2 December) stays"
+    h.service.migrate(KB, 2)
+    assert h.deadline("end")["next_step_at"] == "2026-11-02T08:00:00+01:00"
+    assert why(h, "end")["reminders"]["source"] == "definition"
