@@ -70,7 +70,7 @@ def create_app(app, *, scheduler: bool = True) -> FastAPI:
     web.middleware("http")(api_headers)     # outermost: API-Version on every /api/ response
     web.include_router(api.router)
     web.include_router(api_docs.legacy)
-    from convenant.app.web import rehearsal   # "what if?" and "why this date?" on the agreement page (issue 16)
+    from convenant.app.web import rehearsal  # "what if?" and "why this date?" on the agreement page (issue 16)
     web.include_router(rehearsal.router)
     web.include_router(pages.router)
     web.include_router(admin.router)     # the administrator's page of accounts
