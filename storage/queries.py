@@ -3,8 +3,6 @@ never loaded whole, so a long history stays cheap in memory."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -18,7 +16,6 @@ from convenant.storage.store import (
     _process,
     aware,
     check_chain,
-    naive,
     record_view,
     references_on,
 )
@@ -120,46 +117,6 @@ def refusals(store: SqlStore, limit: int = 200) -> list[dict[str, Any]]:
         return [{**dict(r), "at": aware(r["at"]).isoformat()} for r in rows]
 
 
-# -- API tokens ---------------------------------------------------------------------------------------
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(store: SqlStore, name: str, role: str, party: str | None, now: dt.datetime) -> str:
-    token = "cvn_" + secrets.token_urlsafe(32)
-    with store.transaction() as tx:
-        exists = tx.conn.execute(sa.select(t.tokens.c.id).where(t.tokens.c.name == name)).first()
-        if exists:
-            from convenant.engine.errors import NotAllowed
-            raise NotAllowed(f"a token named {name!r} exists already; revoke it first")
-        tx.conn.execute(t.tokens.insert().values(name=name, role=role, party=party, hash=token_hash(token),
-                                                 created_at=naive(now)))
-    return token
-
-
-def list_tokens(store: SqlStore) -> list[dict[str, Any]]:
-    with store.reading() as conn:
-        rows = conn.execute(sa.select(t.tokens.c.name, t.tokens.c.role, t.tokens.c.party, t.tokens.c.created_at,
-                                      t.tokens.c.revoked_at).order_by(t.tokens.c.name)).mappings()
-        return [{"name": r["name"], "role": r["role"], "party": r["party"],
-                 "created_at": aware(r["created_at"]).isoformat(),
-                 "revoked_at": aware(r["revoked_at"]).isoformat() if r["revoked_at"] else None} for r in rows]
-
-
-def revoke_token(store: SqlStore, name: str, now: dt.datetime) -> bool:
-    with store.transaction() as tx:
-        result = tx.conn.execute(t.tokens.update().where(t.tokens.c.name == name, t.tokens.c.revoked_at.is_(None))
-                                 .values(revoked_at=naive(now)))
-        return result.rowcount == 1
-
-
-def find_token(store: SqlStore, token: str) -> dict[str, Any] | None:
-    with store.reading() as conn:
-        row = conn.execute(sa.select(t.tokens).where(t.tokens.c.hash == token_hash(token),
-                                                     t.tokens.c.revoked_at.is_(None))).mappings().first()
-        return dict(row) if row else None
-
-
 # -- the ports (engine/ports.py) over the functions above -----------------------------------------------
 class SqlReadModels:
     """`ReadModels` on SQLAlchemy: listings and the keyset-paged history stream."""
@@ -204,22 +161,3 @@ class SqlReadModels:
     def outbox(self, status: str | None = None, root_id: str | None = None) -> list[dict[str, Any]]:
         from convenant.storage.outbox import OutboxRepo
         return OutboxRepo(self.store).list(status, root_id)
-
-
-class SqlTokens:
-    """`TokenStore` on SQLAlchemy (tokens are stored as their SHA-256)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-
-    def create(self, name: str, role: str, party: str | None, now: dt.datetime) -> str:
-        return create_token(self.store, name, role, party, now)
-
-    def list(self) -> list[dict[str, Any]]:
-        return list_tokens(self.store)
-
-    def revoke(self, name: str, now: dt.datetime) -> bool:
-        return revoke_token(self.store, name, now)
-
-    def find(self, token: str) -> dict[str, Any] | None:
-        return find_token(self.store, token)

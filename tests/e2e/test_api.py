@@ -25,18 +25,19 @@ class Api:
         from convenant import workflows
         from convenant.app.web.server import create_app
         from convenant.engine.agreements import read_data_file
-        from convenant.storage.queries import create_token, revoke_token
+        from convenant.storage.people import SqlTokens
 
         self.url = f"sqlite:///{tmp_path / 'convenant.db'}"
         self.app = build_app(self.url, tmp_path, simulation=START)
         wf = self.app.service.workflow(KB)
         self.app.service.create_agreement(KB, read_data_file(workflows.example_file(wf)))
         now = self.app.service.now()
-        self.tokens = {name: create_token(self.app.store, name, role, party, now) for name, role, party in (
+        tokens = SqlTokens(self.app.store)
+        self.tokens = {name: tokens.create(name, role, party, now) for name, role, party in (
             ("secretariat", "secretariat", None), ("auditor", "auditor", None), ("ipo", "party", "ipo"),
             ("vng", "party", "vng"), ("ez", "party", "ez"), ("stranger", "party", "nobody"),
             ("revoked", "secretariat", None))}
-        revoke_token(self.app.store, "revoked", now)
+        tokens.revoke("revoked", now)
         self.web = create_app(self.app, scheduler=False)
         self.client = TestClient(self.web)
         self.cli = Cli(tmp_path, self.url)
