@@ -365,7 +365,7 @@ def effect_judge_decision(act: Act, name: str, **_: Any) -> None:
 
 
 CHANGE_KEYS = ("new_ends_on", "accede", "accede_name", "accede_group", "accede_represented_by", "leave",
-               "deadline", "reminders")
+               "deadline", "reminders", "theme", "commitment")   # theme, commitment: the themes plug-in's
 AMENDED = "amended_deadlines"      # fact: the deadlines an adopted amendment set to a date of its own (kind: date)
 
 

@@ -68,18 +68,24 @@ class ThemeInfo:
     article: str = "Art. 4"
     commitments: list[Commitment] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)       # the theme's working group
+    layers: list[str] | None = None     # who may sign up (a theme added by amendment names them); None: the definition's rule
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": dict(self.title), "article": self.article,
-                "commitments": [c.to_dict() for c in self.commitments],
-                "contacts": [c.to_dict() for c in self.contacts]}
+        out: dict[str, Any] = {"title": dict(self.title), "article": self.article,
+                               "commitments": [c.to_dict() for c in self.commitments],
+                               "contacts": [c.to_dict() for c in self.contacts]}
+        if self.layers is not None:
+            out["layers"] = list(self.layers)
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ThemeInfo:
+        layers = raw.get("layers")
         return cls(title=dict(raw["title"]), article=raw.get("article") or "Art. 4",
                    commitments=[Commitment(n=c["n"], title_nl=c["title_nl"], title_en=c.get("title_en"))
                                 for c in raw.get("commitments") or []],
-                   contacts=[Contact.from_dict(c) for c in raw.get("contacts") or []])
+                   contacts=[Contact.from_dict(c) for c in raw.get("contacts") or []],
+                   layers=None if layers is None else list(layers))
 
 
 @dataclass
@@ -194,6 +200,10 @@ class ThemesState:
     government_contacts: dict[str, list[Contact]] = field(default_factory=dict)   # given at a sign-up
     # per government and target deadline kind: when it reached the target and the reference (VTH afspraak 3)
     implementations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # what adopted amendments added to the agreement's themes, in order (Art. 5.8): {"amendment", "on", and
+    # "theme": {"id", ThemeInfo's fields} or "commitment": {"theme", Commitment's fields}}; over the reference data
+    amended: list[dict[str, Any]] = field(default_factory=list)
+    proposed: dict[str, dict[str, str]] = field(default_factory=dict)     # per open amendment: its --set keys
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -201,6 +211,10 @@ class ThemesState:
             "government_contacts": {g: [c.to_dict() for c in cs] for g, cs in self.government_contacts.items()}}
         if self.implementations:
             out["implementations"] = {g: dict(i) for g, i in self.implementations.items()}
+        if self.amended:
+            out["amended"] = [_plain(a) for a in self.amended]
+        if self.proposed:
+            out["proposed"] = {a: dict(p) for a, p in self.proposed.items()}
         return out
 
     def copy(self) -> ThemesState:
@@ -214,7 +228,18 @@ def load_state(raw: dict[str, Any]) -> ThemesState:
     return ThemesState(themes={tid: ThemeProgress.from_dict(t) for tid, t in (raw.get("themes") or {}).items()},
                        government_contacts={g: [Contact.from_dict(c) for c in cs]
                                             for g, cs in (raw.get("government_contacts") or {}).items()},
-                       implementations={g: dict(i) for g, i in (raw.get("implementations") or {}).items()})
+                       implementations={g: dict(i) for g, i in (raw.get("implementations") or {}).items()},
+                       amended=[_plain(a) for a in raw.get("amended") or []],
+                       proposed={a: dict(p) for a, p in (raw.get("proposed") or {}).items()})
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy of JSON-like data (an amended entry), so that copies share nothing."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def state_of(root: Process) -> ThemesState:
@@ -227,12 +252,31 @@ def state_of(root: Process) -> ThemesState:
 
 
 def reference_of(root: Process) -> ThemesReference:
+    """The agreement's theme data: the reference data it was created with, and what adopted amendments added."""
     found = root.reference.plugins.get(NAME) if root.reference is not None else None
     if found is None:
-        return ThemesReference()
+        found = ThemesReference()
     if not isinstance(found, ThemesReference):
         raise TypeError(f"the {NAME} reference data of {root.id} is a {type(found).__name__}")
+    state = root.plugins.get(NAME)
+    if isinstance(state, ThemesState) and state.amended:
+        return amended_reference(found, state.amended)
     return found
+
+
+def amended_reference(base: ThemesReference, amended: list[dict[str, Any]]) -> ThemesReference:
+    """The reference data with the amendments' themes and commitments added, in their order (a copy)."""
+    out = base.copy()
+    for entry in amended:
+        if "theme" in entry:
+            raw = dict(entry["theme"])
+            out.themes.setdefault(raw.pop("id"), ThemeInfo.from_dict(raw))
+        if "commitment" in entry:
+            c = entry["commitment"]
+            theme = out.themes.get(c["theme"])
+            if theme is not None and all(k.n != c["n"] for k in theme.commitments):
+                theme.commitments.append(Commitment(n=c["n"], title_nl=c["title_nl"], title_en=c.get("title_en")))
+    return out
 
 
 # -- vocabularies and values --------------------------------------------------------------------------------
@@ -260,6 +304,13 @@ def guard_layer_themes(act: Act, article: str, allowed: dict[str, list[str]],
     """A layer whose umbrella party committed to some themes only may sign up only for those, and for the themes
     it contributes to in kind (footnote 3, read whole: the UvW contributes in kind to Kennisdeling)."""
     layer, theme = act.params.get("layer"), act.params.get("theme")
+    info = reference_of(act.root).themes.get(theme or "")
+    if info is not None and info.layers is not None:
+        # a theme added by amendment names who may sign up for it; the parties agreed to that by the amendment
+        if layer not in info.layers:
+            raise act.refuse(f"a {(layer or '').replace('_', ' ')} may not sign up for {theme}: the theme is open "
+                             f"to {', '.join(lr.replace('_', ' ') for lr in info.layers)}", info.article)
+        return
     permitted = allowed.get(layer or "")
     if permitted is not None and theme in (in_kind or {}).get(layer or "", []):
         act.notes["in_kind"] = f"{article}: an in-kind contribution to {theme}"
@@ -269,6 +320,157 @@ def guard_layer_themes(act: Act, article: str, allowed: dict[str, list[str]],
         why = next((p.reservation for p in act.root.parties.values() if p.layer == layer and p.reservation), None)
         raise act.refuse(f"a {(layer or '').replace('_', ' ')} may sign up only for {' and '.join(permitted)}, "
                          f"not {theme}" + (f" ({why})" if why else ""), article)
+
+
+# -- amendments that add a theme or a commitment (Art. 5.8) ---------------------------------------------------
+THEME_KEYS = ("theme", "theme_title", "theme_title_en", "theme_article", "theme_layers")
+COMMITMENT_KEYS = ("commitment", "commitment_theme", "commitment_text", "commitment_text_en")
+THEME_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _given(params: dict[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def _layers(text: str | None) -> list[str]:
+    """--set theme_layers=province,municipality (default: every layer); exit 2 naming `theme_layers`."""
+    if text is None:
+        return list(LAYERS)
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    unknown = [w for w in words if w not in LAYERS]
+    if not words or unknown:
+        raise BadInput(f"theme_layers={text!r}: give one or more of {', '.join(LAYERS)}, separated by commas",
+                       field="theme_layers")
+    return [lr for lr in LAYERS if lr in words]
+
+
+def _proposed(act: Act, match: dict[str, str]) -> str | None:
+    """An open amendment that proposes the same new theme or commitment already (its id)."""
+    proposed = state_of(act.root).proposed
+    for c in act.root.children:
+        if c.id in proposed and not c.final and all(_given(proposed[c.id], k) == v for k, v in match.items()):
+            return c.id
+    return None
+
+
+def guard_amendment_themes(act: Act, article: str, **_: Any) -> None:
+    """--set theme=ID --set theme_title=TEXT [--set theme_title_en=TEXT --set theme_article=TEXT
+    --set theme_layers=LIST] adds a theme; --set commitment=N --set commitment_theme=THEME
+    --set commitment_text=TEXT [--set commitment_text_en=TEXT] adds a commitment to a theme (an existing one, or the
+    one the same amendment adds). A duplicate or unknown id, or a missing text, is refused naming the field."""
+    p = act.params
+    themes = reference_of(act.root).themes
+    tid = _given(p, "theme")
+    if tid is None and any(_given(p, k) for k in THEME_KEYS[1:]):
+        raise BadInput("--set theme=ID is required with the theme's title, article or layers (the theme it adds)",
+                       field="theme")
+    if tid is not None:
+        if len(tid) > 40 or not set(tid) <= THEME_ID_CHARS or not tid[0].isalpha():
+            raise BadInput(f"theme={tid!r}: an id is a lowercase letter followed by letters, digits, - or _ "
+                           f"(at most 40)", field="theme")
+        if tid in themes:
+            raise BadInput(f"theme={tid!r}: the agreement has that theme already ({', '.join(themes)})",
+                           field="theme")
+        other = _proposed(act, {"theme": tid})
+        if other is not None:
+            raise BadInput(f"theme={tid!r}: amendment {other} proposes that theme already", field="theme")
+        if _given(p, "theme_title") is None:
+            raise BadInput(f"--set theme_title=TEXT (the Dutch title) is required with --set theme={tid}",
+                           field="theme_title")
+        _layers(_given(p, "theme_layers"))
+    number = _given(p, "commitment")
+    if number is None and any(_given(p, k) for k in COMMITMENT_KEYS[1:]):
+        raise BadInput("--set commitment=N is required with the commitment's theme or text (the number it gets)",
+                       field="commitment")
+    if number is None:
+        return
+    if not number.isdigit() or not 0 < int(number) <= 999:
+        raise BadInput(f"commitment={number!r}: a commitment is numbered within its theme, 1 to 999",
+                       field="commitment")
+    of = _given(p, "commitment_theme")
+    if of is None:
+        raise BadInput(f"--set commitment_theme=THEME is required with --set commitment={number}",
+                       field="commitment_theme")
+    if of not in themes and of != tid:
+        raise BadInput(f"commitment_theme={of!r}: unknown theme; themes are {', '.join(themes)}",
+                       field="commitment_theme")
+    known = [c.n for c in themes[of].commitments] if of in themes else []
+    if int(number) in known:
+        raise BadInput(f"commitment={number}: theme {of} has commitment {number} already (it has "
+                       f"{', '.join(map(str, known))})", field="commitment")
+    other = _proposed(act, {"commitment_theme": of, "commitment": number})
+    if other is not None:
+        raise BadInput(f"commitment={number}: amendment {other} proposes commitment {number} of {of} already",
+                       field="commitment")
+    if _given(p, "commitment_text") is None:
+        raise BadInput(f"--set commitment_text=TEXT (the Dutch text) is required with --set commitment={number}",
+                       field="commitment_text")
+
+
+def effect_propose_themes(act: Act, **_: Any) -> None:
+    """After `create_child` of the amendment: its proposed theme or commitment is kept whole in the agreement's
+    state (the child's short facts on the agreement cut long texts), for `amend_themes` on adoption."""
+    child = act.notes.get("created")
+    proposal = {k: str(act.params[k]).strip() for k in THEME_KEYS + COMMITMENT_KEYS if _given(act.params, k)}
+    if child and (proposal.get("theme") or proposal.get("commitment")):
+        state_of(act.root).proposed[child] = proposal
+        act.root_changed = True
+
+
+def effect_amend_themes(act: Act, **_: Any) -> None:
+    """After `apply_amendment`: the adopted amendment's new theme or commitment joins the agreement's theme data
+    (kept in its state, over the reference data), recorded in the same migration (before/after); a new theme of an
+    active agreement awaits its first progress report like the others (Art. 1.1 ii)."""
+    migration = act.notes.get("migration")
+    if not migration:
+        return
+    child = next((c for c in act.root.children if c.id == migration["amendment"]), None)
+    if child is None:
+        return
+    state = state_of(act.root)
+    f = state.proposed.pop(child.id, None) or {}
+    tid, number = _given(f, "theme"), _given(f, "commitment")
+    if tid is None and number is None:
+        return
+    before, after = migration["before"], migration["after"]
+    themes = reference_of(act.root).themes
+    before["themes"] = sorted(themes)
+    added: list[dict[str, Any]] = []
+    if tid is not None and tid not in themes:
+        title_nl = _given(f, "theme_title") or tid
+        info = ThemeInfo(title={"nl": title_nl, "en": _given(f, "theme_title_en") or title_nl},
+                         article=_given(f, "theme_article") or "Art. 4", layers=_layers(_given(f, "theme_layers")))
+        added.append({"amendment": child.id, "on": act.on.isoformat(), "theme": {"id": tid, **info.to_dict()}})
+        after["theme"] = {"id": tid, **info.to_dict()}
+    elif tid is not None:
+        after["theme"] = {"id": tid, "unchanged": f"the agreement has theme {tid} already"}
+    if number is not None:
+        of = _given(f, "commitment_theme") or ""
+        if of in themes or (tid == of and "theme" in after and "unchanged" not in after["theme"]):
+            known = [c.n for c in themes[of].commitments] if of in themes else []
+            before["commitments"] = {of: known}
+            if int(number) in known:
+                after["commitment"] = {"theme": of, "n": int(number),
+                                       "unchanged": f"theme {of} has commitment {number} already"}
+            else:
+                text = _given(f, "commitment_text") or ""
+                entry = {"theme": of, **Commitment(int(number), text, _given(f, "commitment_text_en")).to_dict()}
+                added.append({"amendment": child.id, "on": act.on.isoformat(), "commitment": entry})
+                after["commitment"] = entry
+        else:
+            after["commitment"] = {"theme": of, "n": int(number), "unchanged": f"the agreement has no theme {of}"}
+    state.amended.extend(added)
+    themes = reference_of(act.root).themes
+    after["themes"] = sorted(themes)
+    if any("theme" in a for a in added) and "progress_from" in act.root.facts and tid is not None \
+            and not act.awaited(PROGRESS, tid):
+        _open_progress(act, tid, state.theme(tid))
+        after["progress_report_due"] = act.awaited(PROGRESS, tid)[0].due.isoformat()
+    elif any("theme" in a for a in added) and tid is not None:
+        state.theme(tid)
+    act.root_changed = True
 
 
 # -- effects -----------------------------------------------------------------------------------------------
@@ -573,8 +775,8 @@ def from_format_1(v1: dict[str, Any]) -> FromFormat1 | None:
 
 PLUGIN = Plugin(
     name=NAME,
-    guards={"layer_themes": guard_layer_themes},
-    effects={"sign_up": effect_sign_up, "record_implementation": effect_record_implementation, "withdraw_sign_up": effect_withdraw_sign_up,
+    guards={"layer_themes": guard_layer_themes, "amendment_themes": guard_amendment_themes},
+    effects={"amend_themes": effect_amend_themes, "propose_themes": effect_propose_themes, "sign_up": effect_sign_up, "record_implementation": effect_record_implementation, "withdraw_sign_up": effect_withdraw_sign_up,
              "report_progress": effect_report_progress, "open_progress_deadlines": effect_open_progress_deadlines},
     vocabularies={"themes": theme_ids, "layers": lambda root: list(LAYERS), "commitments": lambda root: None},
     validate=validate,
