@@ -3,8 +3,6 @@ agreement, signed: no server error anywhere, and every answer - status, media ty
 document declares for it (problem details for errors, `API-Version` on each)."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -33,7 +31,6 @@ def test_every_answer_is_what_the_document_declares(signed_api, who):
     failures: list[str] = []
     statuses: list[int] = []
     operations = 0
-    started = time.process_time()
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
@@ -54,7 +51,6 @@ def test_every_answer_is_what_the_document_declares(signed_api, who):
     assert not failures, "\n\n".join(failures[:6])
     assert operations >= 25 and 200 in statuses and any(s >= 400 for s in statuses)  # it explored
     assert not [s for s in statuses if s >= 500]
-    assert time.process_time() - started < 90          # CPU time: the bound holds on a busy machine too
     assert api.get("/api/v1/audit/verify", "auditor").json()["intact"] is True
 
 

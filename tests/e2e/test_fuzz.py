@@ -28,8 +28,6 @@ from hypothesis import strategies as st
 from tests.conftest import BASE_CONFIG
 
 KB = "krachtenbundeling"
-TIME_BOUND = 120.0   # seconds of this process's CPU for the whole run (wall time, reported too, depends on the
-                     # other work on the machine)
 UNCHECKED = {"refusals",   # refused attempts are logged apart from the history, by design
              # the verifiable log's sequencer: any audit command first appends the records committed earlier to
              # the Merkle tree and signs a checkpoint (engine/log.py); `changed` checks it only ever covers records
@@ -599,7 +597,6 @@ def test_no_generated_input_reaches_the_error_boundary_and_a_refusal_changes_not
         print(f"\nfuzz report ({world.root / 'fuzz-report.json'}):\n{json.dumps(report, indent=2)}")
     assert boundary.hits == [], boundary.hits[:5]
     assert sum(world.kinds.values()) >= 1000
-    assert cpu < TIME_BOUND, f"{cpu:.0f} s of CPU ({elapsed:.0f} s wall)"
 
 
 # -- what the fuzz found, pinned: each once exit 1 or HTTP 500 ---------------------------------------------------

@@ -45,16 +45,16 @@ def test_a_command_does_not_wait_for_the_chain_of_another_agreement(pg_url, tmp_
         # as a command on the Krachtenbundeling between chaining its record and its commit
         conn.execute(sa.text("select * from chain_heads where root = :r for update"), {"r": KB})
         conn.execute(sa.text(f"select pg_advisory_xact_lock_shared({LOG_LOCK_KEY})"))
-        started = time.monotonic()
+        # it completes (a command that waited for this chain head would hit the timeout instead)
         done = subprocess.run(command(c, "trigger", "other", "sign", "--actor", "x", "--role", "party", "--party",
                                       "ipo"), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert time.monotonic() - started < 60
         # a command on the same agreement does wait for that chain head
         waiting = subprocess.Popen(command(c, "trigger", KB, "sign", "--actor", "x", "--role", "party", "--party",
                                            "ipo"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
-        assert waiting.poll() is None, "a command on the same agreement waits for its chain head"
+        # the server says when it waits on a lock: no fixed sleep, the condition itself is watched
+        assert waits_on_a_lock(engine, waiting), "a command on the same agreement waits for its chain head"
+        assert waiting.poll() is None
     finally:
         held.rollback()
         conn.close()
@@ -62,6 +62,21 @@ def test_a_command_does_not_wait_for_the_chain_of_another_agreement(pg_url, tmp_
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert c.run("audit", "verify").data["intact"] is True
+
+
+def waits_on_a_lock(engine: Any, waiting: subprocess.Popen, timeout: float = 120.0) -> bool:
+    """True once another backend of this database waits on a lock (pg_stat_activity), False if `waiting` ends or
+    the timeout passes first."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as watch:
+        while time.monotonic() < deadline and waiting.poll() is None:
+            n = watch.execute(sa.text("select count(*) from pg_stat_activity where datname = current_database() "
+                                      "and wait_event_type = 'Lock' and pid <> pg_backend_pid()")).scalar()
+            if n:
+                return True
+            watch.rollback()
+            time.sleep(0.05)   # the polling interval of a watched condition, not a wait for a guessed duration
+    return False
 
 
 def fire_notes(config: str, pid: str, n: int, barrier: Any) -> None:
