@@ -345,7 +345,7 @@ class World:
     def __init__(self, root: Path) -> None:
         from convenant.app.bootstrap import build
         from convenant.app.web.server import create_app
-        from convenant.storage.queries import create_token
+        from convenant.storage.people import SqlTokens
 
         self.root = root
         self.db = root / "fuzz.db"
@@ -375,7 +375,8 @@ class World:
             assert code == 0, (args, out, err)
         self.app = build(str(self.config))
         now = self.app.service.now()
-        self.tokens = {name: create_token(self.app.store, f"fz-{name}", role, party, now) for name, role, party in
+        tokens = SqlTokens(self.app.store)
+        self.tokens = {name: tokens.create(f"fz-{name}", role, party, now) for name, role, party in
                        (("secretariat", "secretariat", None), ("auditor", "auditor", None), ("ipo", "party", "ipo"),
                         ("ez", "party", "ez"), ("vng", "party", "vng"))}
         self.client = TestClient(create_app(self.app, scheduler=False), raise_server_exceptions=False)
