@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,10 +70,8 @@ def sessions_of(app, logins: dict[str, str]) -> dict[str, str]:
 def site(tmp_path) -> Iterator[Site]:
     """The Krachtenbundeling in draft on a simulation clock (20 March 2025), tokens for three roles, served."""
     _need_browser()
-    import uvicorn
 
     from convenant import workflows
-    from convenant.app.web.server import create_app
     from convenant.engine.agreements import read_data_file
     from tests.conftest import build_app
 
@@ -81,24 +80,11 @@ def site(tmp_path) -> Iterator[Site]:
     app.service.create_agreement("krachtenbundeling", read_data_file(workflows.example_file(wf)))
     logins = add_people(app, (("secretariat", "Secretariaat CE", "secretariat", None),
                               ("auditor", "Auditdienst Rijk", "auditor", None), ("ipo", "IPO", "party", "ipo")))
-    port = free_port()
-    started = threading.Event()
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets=None) -> None:
-            await super().startup(sockets)
-            started.set()
-
-    server = Server(uvicorn.Config(create_app(app, scheduler=False), host="127.0.0.1", port=port,
-                                   log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    assert started.wait(30), "uvicorn did not start within 30 s"
+    url, server, thread = start_server(app)
     try:
-        yield Site(f"http://127.0.0.1:{port}", app, logins)
+        yield Site(url, app, logins)
     finally:
-        server.should_exit = True
-        thread.join(30)
+        stop_server(server, thread)
         app.store.dispose()
 
 
@@ -138,6 +124,12 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 def serve(app) -> tuple[str, object, threading.Thread]:
     """The web app in a uvicorn thread on a free port; returns (url, server, thread)."""
+    return start_server(app)
+
+
+def start_server(app, **options: Any) -> tuple[str, Any, threading.Thread]:
+    """The web app in a uvicorn thread on a free port, started (its startup has run): (url, server, thread).
+    `options` go to uvicorn.Config (log_config, log_level, ...)."""
     import uvicorn
 
     from convenant.app.web.server import create_app
@@ -150,12 +142,17 @@ def serve(app) -> tuple[str, object, threading.Thread]:
             await super().startup(sockets)
             started.set()
 
-    server = Server(uvicorn.Config(create_app(app, scheduler=False), host="127.0.0.1", port=port,
-                                   log_level="warning", lifespan="on"))
+    config = {"log_level": "warning", "lifespan": "on", **options}
+    server = Server(uvicorn.Config(create_app(app, scheduler=False), host="127.0.0.1", port=port, **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     assert started.wait(30), "uvicorn did not start within 30 s"
     return f"http://127.0.0.1:{port}", server, thread
+
+
+def stop_server(server: Any, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(30)
 
 
 def running_agreement(tmp_path: Path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 
 import httpx
 from fastapi.testclient import TestClient
@@ -123,29 +122,14 @@ def test_the_administrators_page_adds_and_disables_accounts(tmp_path):
 def test_the_access_log_never_records_a_secret(tmp_path, capfd):
     """uvicorn in a thread with the logging configuration `convenant serve` gives it: the feed's secret and a
     token sent in a query string appear nowhere in what the server writes."""
-    import uvicorn
-
-    from convenant.app.web.server import create_app, log_config
-    from tests.browser.conftest import free_port
+    from convenant.app.web.server import log_config
+    from tests.browser.conftest import start_server, stop_server
 
     app, _ = agreement(tmp_path)
     app.accounts.add_user("IPO", "ipo@example.org", "party", party="ipo", password=PASSWORD)
     token = app.accounts.create_token("script", "secretariat", None)["token"]
-    port = free_port()
-    started = threading.Event()
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets=None) -> None:
-            await super().startup(sockets)
-            started.set()
-
-    server = Server(uvicorn.Config(create_app(app, scheduler=False), host="127.0.0.1", port=port,
-                                   log_config=log_config(), log_level="info", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    base, server, thread = start_server(app, log_config=log_config(), log_level="info")
     try:
-        assert started.wait(30)
-        base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, follow_redirects=False) as client:
             client.get("/sign-in")
             assert client.post("/sign-in", data={"email": "ipo@example.org", "password": PASSWORD,
@@ -154,11 +138,10 @@ def test_the_access_log_never_records_a_secret(tmp_path, capfd):
             session = client.cookies.get("convenant_session")
             feed = re.search(r'href="([^"]*/feeds/ipo\.ics\?key=[^"]+)"', client.get("/agenda").text).group(1)
             secret = feed.split("key=")[1]
-            assert httpx.get(feed.replace("http://127.0.0.1:" + str(port), base)).status_code == 200
+            assert httpx.get(feed).status_code == 200
             assert httpx.get(f"{base}/feeds/ipo.ics?token={token}&lang=en").status_code == 401
     finally:
-        server.should_exit = True
-        thread.join(30)
+        stop_server(server, thread)
     out, err = capfd.readouterr()
     written = out + err
     assert "GET /feeds/ipo.ics?key=[redacted] HTTP/1.1" in written            # the request is logged ...
