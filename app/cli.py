@@ -275,8 +275,9 @@ def describe_workflow(wf) -> str:
         for t in proc.triggers:
             who = "automatic" if not t.manual else "/".join(t.roles) + (" or automatic" if t.automatic else "")
             lines.append(f"  {t.name:<24} {', '.join(t.source)} -> {t.dest or '(same)'}  [{who}] {t.article}")
-        for d in proc.deadlines:
-            lines.append(f"  deadline {d.kind:<22} {d.due.describe()}  {d.article}")
+        for d in proc.deadlines:   # the rule names a calendar other than calendar days itself (describe)
+            calendar = "  (calendar_days)" if d.due.calendar == "calendar_days" else ""
+            lines.append(f"  deadline {d.kind:<22} {d.due.describe()}{calendar}  {d.article}")
     from convenant.engine.migrate import versions_of
     lines.append("\nversions (convenant migrate ID --to VERSION):")
     for v in versions_of(wf):

@@ -121,6 +121,16 @@ def test_tiny_definition_loads(tmp_path):
     assert wf.process("deal").deadline_map["close_by"].due.calendar == "algemene_termijnenwet"
 
 
+def test_workflows_show_lists_the_calendar_of_every_deadline(tmp_path):
+    from convenant.app.cli import describe_workflow
+    tiny = describe_workflow(load_definition(write(tmp_path, TINY)))
+    (close_by,) = [line for line in tiny.splitlines() if line.strip().startswith("deadline close_by")]
+    assert "(algemene_termijnenwet)" in close_by and "calendar_days" not in close_by
+    kb = describe_workflow(workflows.load_all()["krachtenbundeling"])
+    deadlines = [line for line in kb.splitlines() if line.strip().startswith("deadline ")]
+    assert deadlines and all("(calendar_days)" in line for line in deadlines)
+
+
 # -- what is refused, naming the file and the field -----------------------------------------------------
 @pytest.mark.parametrize("old, new, field, words", [
     ('source = ["open"]\ndest = "review"', 'source = ["opne"]\ndest = "review"',
