@@ -179,6 +179,17 @@ class CorrectionBody(Body):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def secretariat_change(request: Request, who: Principal, process_id: str, what: str, *, dry_run: bool) -> Any:
+    """The checks of a secretariat's change to a process, in the CLI's order: the process is visible (404), the
+    role may (403), and a real change needs a token that may write (a dry run only reads); the queries back."""
+    q = queries(request)
+    q.require_visible(who, process_id)
+    require_role(who, "secretariat", what=what)
+    if not dry_run:
+        may_change(who, what)
+    return q
+
+
 @router.post("/processes/{process_id:path}/corrections", summary="Correct (or withdraw) a recorded act "
              "(`convenant correct --json`; secretariat): a new record names the one it corrects, and what follows "
              "from it is recomputed. `dryRun` writes nothing and answers the same", tags=["corrections"],
@@ -186,11 +197,7 @@ class CorrectionBody(Body):
 def correction(request: Request, process_id: str, body: CorrectionBody, who: Principal = Depends(principal)
                ) -> dict[str, Any]:
     from convenant.engine.corrections import correct
-    q = queries(request)
-    q.require_visible(who, process_id)
-    require_role(who, "secretariat", what="correct a recorded act")
-    if not body.dry_run:
-        may_change(who, "correct a recorded act")
+    q = secretariat_change(request, who, process_id, "correct a recorded act", dry_run=body.dry_run)
     return correct(service(request), q.reads, request.app.state.convenant.fork, process_id, body.seq,
                    sets=as_sets(body.set), withdraw=body.withdraw,
                    who={"actor": who.name, "role": who.role, "reason": body.reason}, dry_run=body.dry_run)
@@ -211,11 +218,7 @@ class MigrationBody(Body):
              responses={200: {"model": m.Migration}, **responses(400, 401, 403, 404, 409)})
 def migration(request: Request, process_id: str, body: MigrationBody, who: Principal = Depends(principal)
               ) -> dict[str, Any]:
-    q = queries(request)
-    q.require_visible(who, process_id)
-    require_role(who, "secretariat", what="migrate an agreement")
-    if not body.dry_run:
-        may_change(who, "migrate an agreement")
+    secretariat_change(request, who, process_id, "migrate an agreement", dry_run=body.dry_run)
     result: dict[str, Any] = service(request).migrate(process_id, body.to, actor=who.name, role=who.role,
                                                       reason=body.reason, dry_run=body.dry_run)
     return result

@@ -199,6 +199,16 @@ def login_form(request: Request, next: str | None = None) -> Response:
     return RedirectResponse(f"/sign-in?next={quote(safe_next(next), safe='')}", status_code=303)
 
 
+async def posted(request: Request) -> tuple[Principal, Any, str, dict[str, str]]:
+    """A signed-in person's POST: (who, the app, the page's language, the form's text values), its CSRF token
+    checked."""
+    who = page_user(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    check_csrf(request, who, values.get("csrf"))
+    return who, convenant(request), lang_of(request), values
+
+
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     """Email and password (engine/accounts.py: Argon2id, rate limited per account and per client address)."""
@@ -446,12 +456,7 @@ def party_view(request: Request, who: Principal, pid: str, party: str, *, status
 
 @router.post("/processes/{pid:path}/parties/{party}")
 async def party_save(request: Request, pid: str, party: str) -> Response:
-    who = page_user(request)
-    app = convenant(request)
-    lang = lang_of(request)
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    check_csrf(request, who, values.get("csrf"))
+    who, app, lang, values = await posted(request)
     require_role(who, "secretariat", what="change a party's contacts")
     contacts = []
     i = 0
@@ -485,13 +490,8 @@ def process(request: Request, pid: str) -> Response:
 
 @router.post("/processes/{pid:path}/fire")
 async def fire(request: Request, pid: str) -> Response:
-    who = page_user(request)
-    app = convenant(request)
-    lang = lang_of(request)
-    form = await request.form()
-    trigger = str(form.get("trigger") or "")
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    check_csrf(request, who, values.get("csrf"))
+    who, app, lang, values = await posted(request)
+    trigger = values.get("trigger", "")
     if who.reads_only:
         raise NotAllowed(gettext("As an auditor you read everything and change nothing.", lang), forbidden=True,
                          process=pid)

@@ -20,7 +20,13 @@ from jinja2 import pass_context
 
 from convenant.app.web.humane import humane
 from convenant.app.web.i18n import error_title, param_label
-from convenant.app.web.pages import check_csrf, convenant, lang_of, page_user, render, templates, visible_process
+from convenant.app.web.pages import (
+    convenant,
+    posted,
+    render,
+    templates,
+    visible_process,
+)
 from convenant.app.web.present import Reader, ptype_of, state_title
 from convenant.engine.access import Principal, require_role, root_of
 from convenant.engine.clock import local_moment
@@ -229,12 +235,7 @@ def refusal(exc: ConvenantError, lang: str) -> dict[str, Any]:
 @router.post("/processes/{pid:path}/whatif")
 async def rehearse(request: Request, pid: str) -> Response:
     """Run the acts of the form on a fork and show what follows; writes nothing, sends nothing."""
-    who = page_user(request)
-    app = convenant(request)
-    lang = lang_of(request)
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    check_csrf(request, who, values.get("csrf"))
+    who, app, lang, values = await posted(request)
     require_role(who, "secretariat", what="rehearse acts on a fork")
     doc, _ = visible_process(app, who, root_of(pid))
     reader = Reader(app, lang)
