@@ -40,6 +40,13 @@ def installed_command() -> str:
     return found
 
 
+def json_of(exe: str, cwd: Path, env: dict[str, str], *args: str):
+    """What the installed command prints with --json, run in `cwd`; it must succeed."""
+    proc = subprocess.run([exe, "--json", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def test_readme_walk_runs_as_written(tmp_path):
     blocks = shell_blocks(README.read_text(encoding="utf-8"), WALK)
     assert blocks, "the README has no walk"
@@ -55,10 +62,7 @@ def test_readme_walk_runs_as_written(tmp_path):
     assert (tmp_path / "config.toml").exists(), "the first init writes config.toml in the empty folder"
 
     def data(*args: str):
-        proc = subprocess.run([exe, "--json", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout)
+        return json_of(exe, tmp_path, env, *args)
 
     doc = data("show", "krachtenbundeling")
     assert doc["state"] == "ended" and doc["effective_from"] == "2025-03-21" and doc["ends_on"] == "2027-01-01"

@@ -3,12 +3,11 @@
 `exit 3` must be refused so. Then the outcome is checked against the dates the README promises."""
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 
-from tests.e2e.test_readme import README, installed_command, shell_blocks
+from tests.e2e.test_readme import README, installed_command, json_of, shell_blocks
 
 HEADING = "### Correct and migrate, step by step"
 
@@ -30,10 +29,7 @@ def test_readme_correct_and_migrate_run_as_written(tmp_path):
     assert refused == 1
 
     def data(*args: str):
-        proc = subprocess.run([exe, "--json", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout)
+        return json_of(exe, tmp_path, env, *args)
 
     doc = data("show", "krachtenbundeling")
     assert doc["effective_from"] == "2025-03-21" and doc["definition_version"] == 1
